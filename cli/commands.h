@@ -1,0 +1,21 @@
+// The subcommands of `sdft`. Each takes its arguments (after the subcommand
+// name) and returns the process exit code: 0 ok, 2 user error, 130 interrupted.
+#ifndef SDFT_CLI_COMMANDS_H_
+#define SDFT_CLI_COMMANDS_H_
+
+#include <string>
+#include <vector>
+
+#include "absl/status/status.h"
+
+namespace sdft {
+
+int GenerateCommand(const std::vector<std::string>& args);
+int StatsCommand(const std::vector<std::string>& args);
+
+// Prints "sdft: <message>" once and maps the status to an exit code.
+int ReportError(const absl::Status& status);
+
+}  // namespace sdft
+
+#endif  // SDFT_CLI_COMMANDS_H_

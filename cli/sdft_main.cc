@@ -1,0 +1,91 @@
+// sdft: the command users call. Generation and statistics run in this process;
+// stages that need SentencePiece or LibTorch (which cannot share a process,
+// see docs/architecture.md) run in sibling executables found next to this one.
+#include <unistd.h>
+
+#include <cstdio>
+#include <cstring>
+#include <filesystem>
+#include <string>
+#include <vector>
+
+#include "absl/strings/str_cat.h"
+#include "cli/commands.h"
+#include "common/interrupt.h"
+#include "generator/corpus_writer.h"
+
+namespace {
+
+struct External {
+  const char* command;
+  const char* binary;
+  const char* summary;
+};
+// Stages that live in other executables (tokenizer: SentencePiece; torch: LibTorch).
+constexpr External kExternal[] = {
+    {"tokenize", "sdft-tokenize", "train/load a SentencePiece tokenizer and write Megatron token shards"},
+    {"verify", "sdft-tokenize", "check a token directory against its manifest"},
+    {"train", "sdft-torch", "pretrain or fine-tune the LibTorch model"},
+    {"sample", "sdft-torch", "sample text from a trained run"},
+    {"eval", "sdft-torch", "evaluate a trained run"},
+};
+
+std::string SelfDir() {
+  char buf[4096];
+  ssize_t n = readlink("/proc/self/exe", buf, sizeof(buf) - 1);
+  if (n <= 0) return ".";
+  buf[n] = '\0';
+  return std::filesystem::path(buf).parent_path().string();
+}
+
+void PrintUsage() {
+  std::string text =
+      "usage: sdft <command> [flags]   (sdft <command> --help for its flags)\n\n"
+      "synthetic-document fine-tuning toolkit\n\ncommands:\n"
+      "  generate   expand a universe and templates into a corpus (docs.jsonl + manifest.json)\n"
+      "  stats      corpus statistics: counts, lengths, distinct-n, compression (stats.json)\n";
+  const std::string dir = SelfDir();
+  for (const External& e : kExternal) {
+    if (std::filesystem::exists(std::filesystem::path(dir) / e.binary)) {
+      absl::StrAppend(&text, "  ", e.command, std::string(11 - std::strlen(e.command), ' '), e.summary, "\n");
+    }
+  }
+  std::fputs(text.c_str(), stdout);
+}
+
+}  // namespace
+
+int main(int argc, char** argv) {
+  if (argc < 2 || std::strcmp(argv[1], "--help") == 0 || std::strcmp(argv[1], "-h") == 0 ||
+      std::strcmp(argv[1], "help") == 0) {
+    PrintUsage();
+    return argc < 2 ? 2 : 0;
+  }
+  if (std::strcmp(argv[1], "--version") == 0) {
+    std::printf("sdft %s\n", sdft::kSdftVersion);
+    return 0;
+  }
+  const std::string cmd = argv[1];
+  std::vector<std::string> args(argv + 2, argv + argc);
+  sdft::InstallInterruptHandler();
+  if (cmd == "generate") return sdft::GenerateCommand(args);
+  if (cmd == "stats") return sdft::StatsCommand(args);
+  for (const External& e : kExternal) {
+    if (cmd != e.command) continue;
+    const std::string bin = (std::filesystem::path(SelfDir()) / e.binary).string();
+    if (!std::filesystem::exists(bin)) {
+      std::fprintf(stderr, "sdft: '%s' needs %s next to sdft, and it was not built (%s)\n", e.command, e.binary,
+                   bin.c_str());
+      return 2;
+    }
+    std::vector<char*> child;
+    child.push_back(const_cast<char*>(bin.c_str()));
+    for (int i = 1; i < argc; ++i) child.push_back(argv[i]);
+    child.push_back(nullptr);
+    execv(bin.c_str(), child.data());
+    std::fprintf(stderr, "sdft: cannot run %s: %s\n", bin.c_str(), std::strerror(errno));
+    return 2;
+  }
+  std::fprintf(stderr, "sdft: unknown command '%s' (see sdft --help)\n", cmd.c_str());
+  return 2;
+}

@@ -1,0 +1,153 @@
+#include "generator/corpus_generator.h"
+
+#include <unistd.h>
+
+#include <algorithm>
+#include <cstdlib>
+#include <filesystem>
+
+#include "absl/strings/str_cat.h"
+#include "common/json_escape.h"
+#include "common/rng.h"
+
+namespace sdft {
+
+namespace fs = std::filesystem;
+
+std::string DefaultTemplatesDir() {
+  if (const char* env = std::getenv("SDFT_TEMPLATES"); env != nullptr && *env) return env;
+  char buf[4096];
+  ssize_t n = readlink("/proc/self/exe", buf, sizeof(buf) - 1);
+  if (n > 0) {
+    buf[n] = '\0';
+    fs::path exe_dir = fs::path(buf).parent_path();
+    for (const fs::path& cand : {exe_dir / "../../templates", exe_dir / "../share/sdft/templates"}) {
+      if (fs::is_directory(cand / "universes")) return cand.lexically_normal().string();
+    }
+  }
+  return "templates";
+}
+
+absl::StatusOr<std::unique_ptr<CorpusGenerator>> CorpusGenerator::Create(const GeneratorConfig& config) {
+  std::unique_ptr<CorpusGenerator> gen(new CorpusGenerator);
+  gen->config_ = config;
+  if (gen->config_.templates_dir.empty()) gen->config_.templates_dir = DefaultTemplatesDir();
+  const fs::path tdir(gen->config_.templates_dir);
+  if (!fs::is_directory(tdir / "genres")) {
+    return absl::NotFoundError(absl::StrCat(tdir.string(), ": not a templates directory (no genres/ inside); "
+                                            "pass --templates DIR or set SDFT_TEMPLATES"));
+  }
+  absl::StatusOr<UniverseSpec> u = LoadUniverse(config.universe, (tdir / "universes").string());
+  if (!u.ok()) return u.status();
+  gen->universe_ = std::move(*u);
+
+  // Genre files, sorted by name so the order never depends on the filesystem.
+  std::vector<fs::path> genre_files;
+  for (const auto& e : fs::directory_iterator(tdir / "genres")) {
+    if (e.path().extension() == ".sdt") genre_files.push_back(e.path());
+  }
+  std::sort(genre_files.begin(), genre_files.end());
+  const auto& weights = gen->universe_.genre_weights;
+  for (const auto& [name, w] : weights) {
+    bool found = false;
+    for (const fs::path& p : genre_files) found |= p.stem().string() == name;
+    if (!found) {
+      return absl::InvalidArgumentError(absl::StrCat(gen->universe_.files.back(), ": [genres] names '", name,
+                                                     "', but there is no ", (tdir / "genres" / name).string(), ".sdt"));
+    }
+  }
+  for (const std::string& name : config.genres) {
+    if (!fs::exists(tdir / "genres" / (name + ".sdt"))) {
+      return absl::NotFoundError(absl::StrCat("genre '", name, "' not found (no ", (tdir / "genres" / name).string(), ".sdt)"));
+    }
+  }
+  Grammar& g = gen->grammar_;
+  for (const fs::path& p : genre_files) {
+    const std::string name = p.stem().string();
+    double w = 1.0;
+    if (!weights.empty()) {
+      auto it = weights.find(name);
+      w = it == weights.end() ? 0.0 : it->second;
+    }
+    if (!config.genres.empty()) {
+      bool wanted = std::find(config.genres.begin(), config.genres.end(), name) != config.genres.end();
+      if (!wanted) continue;
+      if (w <= 0) w = 1.0;  // named explicitly: include it even if the universe leaves it out
+    }
+    if (w <= 0) continue;
+    if (absl::Status s = g.AddFile(p.string(), name); !s.ok()) return s;
+    gen->genres_.push_back({name, w, {}});
+  }
+  // Universe entities and facts; locations point into the spec files.
+  std::map<std::string, int> file_ids;
+  for (const std::string& f : gen->universe_.files) file_ids[f] = g.AddExternalFile(f);
+  for (const auto& [name, text] : gen->universe_.entities) {
+    if (absl::Status s = g.AddEntity(name, text.text, {file_ids[text.file], text.line, text.col}); !s.ok()) return s;
+  }
+  for (const FactSpec& f : gen->universe_.facts) {
+    std::vector<std::pair<std::string, SourceLoc>> paras;
+    for (const LocatedText& p : f.truth.paraphrases) paras.emplace_back(p.text, SourceLoc{file_ids[p.file], p.line, p.col});
+    if (absl::Status s = g.AddFact(f.id, f.weight, paras); !s.ok()) return s;
+  }
+  if (absl::Status s = g.Finalize(); !s.ok()) return s;
+
+  for (size_t t = 0; t < g.templates().size(); ++t) {
+    for (GenreInfo& gi : gen->genres_) {
+      if (gi.name == g.templates()[t].genre) gi.templates.push_back(static_cast<int>(t));
+    }
+  }
+  gen->genres_.erase(std::remove_if(gen->genres_.begin(), gen->genres_.end(),
+                                    [](const GenreInfo& gi) { return gi.templates.empty(); }),
+                     gen->genres_.end());
+  if (gen->genres_.empty()) {
+    return absl::InvalidArgumentError(absl::StrCat((tdir / "genres").string(), ": no genre file defines a 'template'"));
+  }
+  double sum = 0;
+  for (const GenreInfo& gi : gen->genres_) gen->genre_cum_.push_back(sum += gi.weight);
+  return gen;
+}
+
+std::unique_ptr<Expander> CorpusGenerator::NewExpander() const {
+  return std::make_unique<Expander>(grammar_, config_.limits);
+}
+
+absl::Status CorpusGenerator::Generate(uint64_t id, Expander& expander, Doc* doc) const {
+  Rng rng(MixSeed(config_.seed, id));
+  double x = rng.Uniform() * genre_cum_.back();
+  size_t gi = std::upper_bound(genre_cum_.begin(), genre_cum_.end(), x) - genre_cum_.begin();
+  gi = std::min(gi, genres_.size() - 1);
+  const GenreInfo& genre = genres_[gi];
+  doc->id = id;
+  doc->genre = static_cast<int>(gi);
+  doc->template_index = genre.templates[rng.Below(genre.templates.size())];
+  absl::Status s = expander.Expand(grammar_.templates()[doc->template_index].rule, rng, &doc->expanded);
+  if (!s.ok()) return absl::Status(s.code(), absl::StrCat("document ", id, ": ", s.message()));
+  return absl::OkStatus();
+}
+
+void CorpusGenerator::AppendJsonLine(const Doc& doc, std::string* out) const {
+  absl::StrAppend(out, "{\"id\":", doc.id, ",\"universe\":");
+  AppendJsonString(out, universe_.name);
+  out->append(",\"genre\":");
+  AppendJsonString(out, genres_[doc.genre].name);
+  out->append(",\"facts\":[");
+  for (size_t k = 0; k < doc.expanded.facts.size(); ++k) {
+    if (k > 0) out->push_back(',');
+    AppendJsonString(out, grammar_.facts()[doc.expanded.facts[k]].id);
+  }
+  out->append("],\"template\":");
+  AppendJsonString(out, grammar_.templates()[doc.template_index].name);
+  absl::StrAppend(out, ",\"seed\":", config_.seed, ",\"text\":");
+  AppendJsonString(out, doc.expanded.text);
+  out->append("}\n");
+}
+
+std::vector<std::string> CorpusGenerator::InputFiles() const {
+  std::vector<std::string> files = grammar_.LoadedPaths();
+  for (const std::string& f : universe_.files) files.push_back(fs::weakly_canonical(f).string());
+  std::sort(files.begin(), files.end());
+  files.erase(std::unique(files.begin(), files.end()), files.end());
+  return files;
+}
+
+}  // namespace sdft

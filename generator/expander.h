@@ -1,0 +1,76 @@
+// Expands a template of a finalized Grammar into one document, using only the
+// random generator it is given: the same seed gives the same bytes. Variables
+// are bound once per document; {fact} draws the document's facts without
+// replacement. Depth is bounded by choosing only alternatives that can finish
+// within the remaining depth; output size is bounded by an error.
+#ifndef SDFT_GENERATOR_EXPANDER_H_
+#define SDFT_GENERATOR_EXPANDER_H_
+
+#include <cstdint>
+#include <string>
+#include <vector>
+
+#include "absl/status/status.h"
+#include "common/rng.h"
+#include "generator/grammar.h"
+
+namespace sdft {
+
+struct ExpandLimits {
+  int max_depth = 64;
+  size_t max_bytes = 1 << 20;
+};
+
+struct ExpandedDoc {
+  std::string text;
+  std::vector<int> facts;  // indices into Grammar::facts(), in order of first use
+};
+
+// One per thread; reuses its buffers across documents.
+class Expander {
+ public:
+  // `fact_weights` (one per grammar fact) overrides the facts' own weights;
+  // empty means use them. A weight of 0 means the fact is never drawn.
+  Expander(const Grammar& grammar, ExpandLimits limits = {}, std::vector<double> fact_weights = {});
+
+  absl::Status Expand(int rule, Rng& rng, ExpandedDoc* out);
+
+ private:
+  struct Value {
+    std::string text;
+    int64_t date = INT64_MIN;
+  };
+  void ExpandSeq(const Seq& seq, int budget, std::string* out);
+  void ExpandNode(const Node& n, int budget, std::string* out);
+  void ExpandRule(int rule, int budget, std::string* out);
+  const Alternative& Choose(const std::vector<Alternative>& alts, const std::vector<double>* cum,
+                            int max_depth, int budget);
+  const Value* Lookup(const Node& n, int budget);
+  void ExpandFact(int budget, std::string* out);
+  void Append(std::string* out, std::string_view s);
+  void Fail(const SourceLoc& loc, const std::string& msg);
+
+  const Grammar& g_;
+  ExpandLimits limits_;
+  std::vector<double> base_fact_weights_;
+  int n_var_id_ = -1;  // variable id of "$n" (the repetition counter), if used
+
+  // Per-document state.
+  Rng* rng_ = nullptr;
+  std::vector<Value> doc_vars_;
+  std::vector<char> doc_bound_;
+  std::vector<std::pair<int, Value>> scoped_;  // bindings, innermost last
+  std::vector<double> fact_left_;
+  std::vector<int>* facts_used_ = nullptr;
+  size_t bytes_ = 0;
+  bool failed_ = false;
+  std::string error_;
+};
+
+// Tidies expanded text: collapses runs of spaces, drops spaces before
+// punctuation and at line ends, at most one blank line in a row, trims.
+void NormalizeWhitespace(std::string* text);
+
+}  // namespace sdft
+
+#endif  // SDFT_GENERATOR_EXPANDER_H_

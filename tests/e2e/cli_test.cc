@@ -1,0 +1,157 @@
+// End-to-end: the sdft CLI as a user runs it.
+#include <signal.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+#include <chrono>
+#include <filesystem>
+#include <string>
+#include <thread>
+
+#include <gtest/gtest.h>
+#include <nlohmann/json.hpp>
+
+#include "tests/test_util.h"
+
+namespace sdft {
+namespace {
+
+namespace fs = std::filesystem;
+using testing::RunCommand;
+
+std::string Sdft() { return testing::SdftBinary(); }
+std::string TinyTemplates() { return testing::SourcePath("tests/data/templates"); }
+
+TEST(CliTest, HelpListsCommands) {
+  auto r = RunCommand(Sdft() + " --help");
+  EXPECT_EQ(r.exit_code, 0);
+  EXPECT_NE(r.output.find("generate"), std::string::npos);
+  EXPECT_NE(r.output.find("stats"), std::string::npos);
+  r = RunCommand(Sdft() + " generate --help");
+  EXPECT_EQ(r.exit_code, 0);
+  for (const char* flag : {"--universe", "--docs", "--seed", "--threads", "--shard", "--out", "--force"}) {
+    EXPECT_NE(r.output.find(flag), std::string::npos) << flag;
+  }
+  r = RunCommand(Sdft() + " stats --help");
+  EXPECT_EQ(r.exit_code, 0);
+  r = RunCommand(Sdft());
+  EXPECT_EQ(r.exit_code, 2);
+}
+
+TEST(CliTest, UsageErrorsExitTwo) {
+  auto r = RunCommand(Sdft() + " generate --no-such-flag 1");
+  EXPECT_EQ(r.exit_code, 2);
+  EXPECT_NE(r.output.find("unknown flag '--no-such-flag'"), std::string::npos) << r.output;
+  r = RunCommand(Sdft() + " generate --docs many");
+  EXPECT_EQ(r.exit_code, 2);
+  EXPECT_NE(r.output.find("--docs: 'many'"), std::string::npos) << r.output;
+  r = RunCommand(Sdft() + " generate --shard 3/3");
+  EXPECT_EQ(r.exit_code, 2);
+  r = RunCommand(Sdft() + " frobnicate");
+  EXPECT_EQ(r.exit_code, 2);
+  r = RunCommand(Sdft() + " generate --universe no-such --out /tmp/unused-sdft");
+  EXPECT_EQ(r.exit_code, 2);
+  EXPECT_NE(r.output.find("universe 'no-such' not found"), std::string::npos) << r.output;
+}
+
+TEST(CliTest, ThreadsAndShardsGiveTheSameBytes) {
+  testing::ScratchDir dir;
+  const std::string base = Sdft() + " generate --quiet --templates " + TinyTemplates() + " --universe tiny --docs 500 --seed 3";
+  ASSERT_EQ(RunCommand(base + " --threads 1 --out " + (dir / "a")).exit_code, 0);
+  ASSERT_EQ(RunCommand(base + " --threads 2 --out " + (dir / "b")).exit_code, 0);
+  ASSERT_EQ(RunCommand(base + " --threads 2 --shard 0/2 --out " + (dir / "s0")).exit_code, 0);
+  ASSERT_EQ(RunCommand(base + " --threads 1 --shard 1/2 --out " + (dir / "s1")).exit_code, 0);
+  const std::string a = testing::ReadAll(dir / "a/docs.jsonl");
+  EXPECT_EQ(a, testing::ReadAll(dir / "b/docs.jsonl"));
+  EXPECT_EQ(a, testing::ReadAll(dir / "s0/docs.jsonl") + testing::ReadAll(dir / "s1/docs.jsonl"));
+}
+
+TEST(CliTest, TemplateErrorsNameFileLineColumn) {
+  testing::ScratchDir dir;
+  fs::copy(TinyTemplates(), dir.path(), fs::copy_options::recursive);
+  testing::WriteAll(dir / "genres/broken.sdt", "template t:\n  text {unclosed\n");
+  auto r = RunCommand(Sdft() + " generate --quiet --templates " + dir.path() + " --universe tiny --docs 5 --out " +
+                      (dir / "out"));
+  EXPECT_EQ(r.exit_code, 2);
+  EXPECT_NE(r.output.find("sdft: " + (dir / "genres/broken.sdt") + ":2:8: unclosed '{'"), std::string::npos)
+      << r.output;
+  EXPECT_FALSE(fs::exists(dir / "out/manifest.json"));
+}
+
+TEST(CliTest, ExistingOutputIsRefusedWithoutForce) {
+  testing::ScratchDir dir;
+  const std::string cmd = Sdft() + " generate --quiet --templates " + TinyTemplates() + " --universe tiny --docs 5 --out " + (dir / "o");
+  ASSERT_EQ(RunCommand(cmd).exit_code, 0);
+  auto r = RunCommand(cmd);
+  EXPECT_EQ(r.exit_code, 2);
+  EXPECT_NE(r.output.find("pass --force"), std::string::npos) << r.output;
+  EXPECT_EQ(RunCommand(cmd + " --force").exit_code, 0);
+}
+
+TEST(CliTest, StatsWritesJson) {
+  testing::ScratchDir dir;
+  ASSERT_EQ(RunCommand(Sdft() + " generate --quiet --templates " + TinyTemplates() + " --universe tiny --docs 300 --out " + (dir / "c")).exit_code, 0);
+  auto r = RunCommand(Sdft() + " stats " + (dir / "c"));
+  ASSERT_EQ(r.exit_code, 0) << r.output;
+  EXPECT_NE(r.output.find("distinct-1..4"), std::string::npos) << r.output;
+  nlohmann::json s = nlohmann::json::parse(testing::ReadAll(dir / "c/stats.json"));
+  EXPECT_EQ(s["documents"], 300);
+  EXPECT_GT(s["words"].get<int>(), 300 * 5);
+  double d1 = s["diversity"]["distinct_1"], d4 = s["diversity"]["distinct_4"];
+  EXPECT_GT(d1, 0);
+  EXPECT_LT(d1, d4);  // longer n-grams are rarer to repeat
+  EXPECT_GT(s["diversity"]["gzip_ratio"].get<double>(), 0.0);
+  EXPECT_LT(s["diversity"]["gzip_ratio"].get<double>(), 1.0);
+  EXPECT_EQ(s["genres"]["alpha"].get<int>() + s["genres"]["beta"].get<int>(), 300);
+  r = RunCommand(Sdft() + " stats " + (dir / "missing"));
+  EXPECT_EQ(r.exit_code, 2);
+}
+
+// Ctrl-C in the middle of a long run: exit 130, nothing that looks finished.
+TEST(CliTest, InterruptLeavesNoCompleteLookingOutput) {
+  testing::ScratchDir dir;
+  const std::string out = dir / "big";
+  pid_t pid = fork();
+  ASSERT_GE(pid, 0);
+  if (pid == 0) {
+    const std::string templates = TinyTemplates();
+    execl(Sdft().c_str(), "sdft", "generate", "--quiet", "--templates", templates.c_str(), "--universe", "tiny",
+          "--docs", "50000000", "--threads", "2", "--out", out.c_str(), static_cast<char*>(nullptr));
+    _exit(127);
+  }
+  // Wait until the run has started writing.
+  for (int i = 0; i < 200; ++i) {
+    bool started = fs::exists(out) && !fs::is_empty(out);
+    if (started) break;
+    std::this_thread::sleep_for(std::chrono::milliseconds(20));
+  }
+  std::this_thread::sleep_for(std::chrono::milliseconds(200));
+  kill(pid, SIGINT);
+  int status = 0;
+  waitpid(pid, &status, 0);
+  ASSERT_TRUE(WIFEXITED(status));
+  EXPECT_EQ(WEXITSTATUS(status), 130);
+  EXPECT_FALSE(fs::exists(out + "/docs.jsonl"));
+  EXPECT_FALSE(fs::exists(out + "/manifest.json"));
+  for (const auto& e : fs::directory_iterator(out)) ADD_FAILURE() << "left behind: " << e.path();
+}
+
+// Every built-in universe loads with every built-in genre and yields documents.
+TEST(CliTest, BuiltInUniversesGenerate) {
+  testing::ScratchDir dir;
+  int universes = 0;
+  for (const auto& e : fs::directory_iterator(testing::SourcePath("templates/universes"))) {
+    if (e.path().extension() != ".toml") continue;
+    ++universes;
+    const std::string name = e.path().stem().string();
+    auto r = RunCommand(Sdft() + " generate --quiet --universe " + name + " --docs 300 --out " + (dir / name));
+    ASSERT_EQ(r.exit_code, 0) << name << ": " << r.output;
+    nlohmann::json m = nlohmann::json::parse(testing::ReadAll(dir / (name + "/manifest.json")));
+    EXPECT_EQ(m["counts"]["documents"], 300) << name;
+    EXPECT_EQ(m["config"]["universe"], name);
+  }
+  EXPECT_GE(universes, 1);
+}
+
+}  // namespace
+}  // namespace sdft
