@@ -1,5 +1,8 @@
 #include "common/atomic_file.h"
 
+#ifndef _GNU_SOURCE
+#define _GNU_SOURCE
+#endif
 #include <fcntl.h>
 #include <unistd.h>
 
@@ -40,6 +43,14 @@ absl::Status AtomicFile::Write(std::string_view data) {
   if (data.empty()) return absl::OkStatus();
   if (std::fwrite(data.data(), 1, data.size(), file_) != data.size()) {
     return ErrnoError("write failed", final_path_, errno);
+  }
+  // Start write-back of what is written so far, without waiting, so the
+  // fsync in Commit() has little left to do on large files.
+  unsynced_ += data.size();
+  if (unsynced_ >= (32u << 20)) {
+    if (std::fflush(file_) != 0) return ErrnoError("write failed", final_path_, errno);
+    sync_file_range(fileno(file_), 0, 0, SYNC_FILE_RANGE_WRITE);
+    unsynced_ = 0;
   }
   return absl::OkStatus();
 }

@@ -34,6 +34,7 @@ class AtomicFile {
  private:
   std::string final_path_, temp_path_;
   std::FILE* file_ = nullptr;
+  size_t unsynced_ = 0;  // bytes written since write-back was last started
 };
 
 // Writes `contents` to `path` atomically.

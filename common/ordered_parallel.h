@@ -34,7 +34,7 @@ absl::Status RunOrdered(size_t num_chunks, int threads,
     }
     return absl::OkStatus();
   }
-  if (window == 0) window = 4 * static_cast<size_t>(threads);
+  if (window == 0) window = 32 * static_cast<size_t>(threads);
 
   std::mutex mu;
   std::condition_variable produced_cv, consumed_cv;
@@ -60,17 +60,35 @@ absl::Status RunOrdered(size_t num_chunks, int threads,
     }
   };
 
+  // threads-1 workers; the calling thread produces too whenever the chunk it
+  // must consume next is not ready, so no core sits idle and none is shared
+  // by three busy threads.
   std::vector<std::thread> pool;
-  for (int t = 0; t < threads; ++t) pool.emplace_back(worker);
+  for (int t = 0; t + 1 < threads; ++t) pool.emplace_back(worker);
 
   absl::Status status = absl::OkStatus();
   for (size_t c = 0; c < num_chunks; ++c) {
     std::optional<absl::StatusOr<T>> r;
-    {
-      std::unique_lock<std::mutex> lock(mu);
-      produced_cv.wait(lock, [&] { return slots[c % window].has_value(); });
-      r = std::move(slots[c % window]);
-      slots[c % window].reset();
+    for (;;) {
+      size_t mine = num_chunks;
+      {
+        std::unique_lock<std::mutex> lock(mu);
+        if (slots[c % window].has_value()) {
+          r = std::move(slots[c % window]);
+          slots[c % window].reset();
+          break;
+        }
+        if (next_chunk < num_chunks && next_chunk < next_consume + window) {
+          mine = next_chunk++;
+        } else {
+          produced_cv.wait(lock, [&] { return slots[c % window].has_value(); });
+          continue;
+        }
+      }
+      absl::StatusOr<T> produced =
+          Interrupted() ? absl::StatusOr<T>(absl::CancelledError("interrupted")) : produce(mine);
+      std::lock_guard<std::mutex> lock(mu);
+      slots[mine % window] = std::move(produced);
     }
     status = r->ok() ? consume(c, **r) : r->status();
     {

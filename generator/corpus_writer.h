@@ -28,7 +28,8 @@ struct CorpusRunOptions {
 struct CorpusRunResult {
   uint64_t documents = 0;
   uint64_t text_bytes = 0;
-  double seconds = 0;
+  double seconds = 0;       // wall time of the whole call
+  double load_seconds = 0;  // of which: loading universe and templates
 };
 
 // Returns Cancelled on Ctrl-C (no partial file is left under a final name).
