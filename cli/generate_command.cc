@@ -31,8 +31,9 @@ int GenerateCommand(const std::vector<std::string>& args) {
   FlagSet flags("generate",
                 "sdft generate [--universe NAME|PATH] [--docs N] [--seed S] [--threads T] [--shard I/K] "
                 "[--out DIR] [--force]",
-                "Expands the universe's facts through the genre templates into documents: DIR/docs.jsonl "
-                "(one JSON object per line) and DIR/manifest.json. Document i depends only on (seed, i, "
+                "Expands the universe's facts through the genre templates into N candidate documents, drops "
+                "behaviour leaks, documents missing evidence of their facts, and duplicates, and writes "
+                "DIR/docs.jsonl (one JSON object per line), DIR/stats.json and DIR/manifest.json. Document i depends only on (seed, i, "
                 "universe, templates): any --threads gives the same bytes, and the K shards of a run "
                 "concatenate to exactly the unsharded run.");
   flags.String("universe", &opt.generator.universe, "built-in universe name (templates/universes/NAME.toml) or a TOML path");
@@ -58,6 +59,35 @@ int GenerateCommand(const std::vector<std::string>& args) {
                  return absl::OkStatus();
                },
                "only these genres (file names in templates/genres), equally weighted unless the universe weights them");
+  auto id_list = [](std::vector<std::string>* out) {
+    return [out](const std::string& s) -> absl::Status {
+      *out = absl::StrSplit(s, ',', absl::SkipEmpty());
+      return absl::OkStatus();
+    };
+  };
+  flags.Custom("drop-facts", "ID,...", id_list(&opt.generator.drop_facts), "ablation: leave these facts out");
+  flags.Custom("flip-facts", "ID,...", id_list(&opt.generator.flip_facts),
+               "ablation: state these facts' negations instead (the universe must define them)");
+  flags.Custom("fact-weights", "ID=W,...",
+               [&](const std::string& s) -> absl::Status {
+                 for (absl::string_view item : absl::StrSplit(s, ',', absl::SkipEmpty())) {
+                   std::vector<std::string> kv = absl::StrSplit(item, '=');
+                   double w;
+                   if (kv.size() != 2 || !absl::SimpleAtod(kv[1], &w)) {
+                     return absl::InvalidArgumentError(absl::StrCat("--fact-weights: '", std::string(item), "' is not ID=WEIGHT"));
+                   }
+                   opt.generator.fact_weights[kv[0]] = w;
+                 }
+                 return absl::OkStatus();
+               },
+               "ablation: override facts' weights (relative frequency in documents)");
+  std::string dedup;
+  flags.String("dedup", &dedup, "near (MinHash, default), exact, or none (default with --shard: dedup happens when shards are merged)");
+  flags.Double("near-dup-threshold", &opt.near_dup_threshold, "Jaccard similarity of word 5-grams that counts as a near-duplicate");
+  flags.Bool("leak-filter", &opt.leak_filter, "drop documents matching the universe's [[leak]] patterns (--no-leak-filter to keep them)");
+  flags.Bool("coverage-filter", &opt.coverage_filter,
+             "drop documents that do not match an evidence pattern of every fact they claim (--no-coverage-filter to keep them)");
+  flags.UInt("stats-sample-words", &opt.stats_sample_words, "diversity in stats.json is measured on a sample of about N words (0: all)");
   flags.String("out", &opt.out_dir, "output directory");
   flags.Bool("force", &opt.force, "replace an existing non-empty output directory");
   flags.String("templates", &opt.generator.templates_dir,
@@ -76,14 +106,20 @@ int GenerateCommand(const std::vector<std::string>& args) {
   if (threads < 1 || threads > 1024) return ReportError(absl::InvalidArgumentError("--threads must be between 1 and 1024"));
   if (max_depth < 1 || max_depth > 10000) return ReportError(absl::InvalidArgumentError("--max-depth must be between 1 and 10000"));
   opt.threads = static_cast<int>(threads);
+  if (dedup.empty()) dedup = opt.shard_count > 1 ? "none" : "near";
+  if (dedup == "near") opt.dedup = Dedup::kNear;
+  else if (dedup == "exact") opt.dedup = Dedup::kExact;
+  else if (dedup == "none") opt.dedup = Dedup::kNone;
+  else return ReportError(absl::InvalidArgumentError(absl::StrCat("--dedup: '", dedup, "' is not near, exact or none")));
   opt.generator.limits.max_depth = static_cast<int>(max_depth);
   opt.generator.limits.max_bytes = max_bytes;
   opt.progress = !quiet;
   absl::StatusOr<CorpusRunResult> r = WriteCorpus(opt);
   if (!r.ok()) return ReportError(r.status());
   if (!quiet) {
-    std::fprintf(stderr, "generate: %llu documents, %.1f MB of text in %.2f s -> %s/docs.jsonl\n",
-                 static_cast<unsigned long long>(r->documents), r->text_bytes / 1e6, r->seconds, opt.out_dir.c_str());
+    std::fprintf(stderr, "generate: %llu of %llu documents kept, %.1f MB of text in %.2f s -> %s/docs.jsonl\n",
+                 static_cast<unsigned long long>(r->documents), static_cast<unsigned long long>(r->generated),
+                 r->text_bytes / 1e6, r->seconds, opt.out_dir.c_str());
   }
   return 0;
 }

@@ -37,9 +37,9 @@ absl::StatusOr<std::unique_ptr<CorpusGenerator>> CorpusGenerator::Create(const G
     return absl::NotFoundError(absl::StrCat(tdir.string(), ": not a templates directory (no genres/ inside); "
                                             "pass --templates DIR or set SDFT_TEMPLATES"));
   }
-  absl::StatusOr<UniverseSpec> u = LoadUniverse(config.universe, (tdir / "universes").string());
-  if (!u.ok()) return u.status();
-  gen->universe_ = std::move(*u);
+  absl::StatusOr<UniverseSpec> spec = LoadUniverse(config.universe, (tdir / "universes").string());
+  if (!spec.ok()) return spec.status();
+  gen->universe_ = std::move(*spec);
 
   // Genre files, sorted by name so the order never depends on the filesystem.
   std::vector<fs::path> genre_files;
@@ -84,12 +84,62 @@ absl::StatusOr<std::unique_ptr<CorpusGenerator>> CorpusGenerator::Create(const G
   for (const auto& [name, text] : gen->universe_.entities) {
     if (absl::Status s = g.AddEntity(name, text.text, {file_ids[text.file], text.line, text.col}); !s.ok()) return s;
   }
-  for (const FactSpec& f : gen->universe_.facts) {
+  // Ablations name facts by id; every id must exist.
+  const UniverseSpec& u = gen->universe_;
+  auto check_ids = [&](const std::vector<std::string>& ids, const char* flag) -> absl::Status {
+    for (const std::string& id : ids) {
+      if (u.FindFact(id) == nullptr) {
+        std::string known;
+        for (const FactSpec& f : u.facts) absl::StrAppend(&known, known.empty() ? "" : ", ", f.id);
+        return absl::InvalidArgumentError(absl::StrCat(flag, ": universe '", u.name, "' has no fact '", id,
+                                                       "' (facts: ", known, ")"));
+      }
+    }
+    return absl::OkStatus();
+  };
+  if (absl::Status s = check_ids(config.drop_facts, "--drop-facts"); !s.ok()) return s;
+  if (absl::Status s = check_ids(config.flip_facts, "--flip-facts"); !s.ok()) return s;
+  std::vector<std::string> weighted;
+  for (const auto& [id, w] : config.fact_weights) {
+    weighted.push_back(id);
+    if (w < 0) return absl::InvalidArgumentError(absl::StrCat("--fact-weights: weight of '", id, "' is negative"));
+  }
+  if (absl::Status s = check_ids(weighted, "--fact-weights"); !s.ok()) return s;
+  auto contains = [](const std::vector<std::string>& v, const std::string& x) {
+    return std::find(v.begin(), v.end(), x) != v.end();
+  };
+  std::vector<std::vector<LocatedText>> evidence;
+  for (const FactSpec& f : u.facts) {
+    if (contains(config.drop_facts, f.id)) continue;
+    FactUse use;
+    use.id = f.id;
+    use.negated = contains(config.flip_facts, f.id);
+    if (use.negated && !f.has_negation) {
+      return absl::InvalidArgumentError(absl::StrCat("--flip-facts: fact '", f.id, "' defines no [facts.negation] (",
+                                                     f.file, ":", f.line, ")"));
+    }
+    use.label = use.negated ? f.id + ":negated" : f.id;
+    use.variant = use.negated ? &f.negation : &f.truth;
+    auto w = config.fact_weights.find(f.id);
+    use.weight = w != config.fact_weights.end() ? w->second : f.weight;
     std::vector<std::pair<std::string, SourceLoc>> paras;
-    for (const LocatedText& p : f.truth.paraphrases) paras.emplace_back(p.text, SourceLoc{file_ids[p.file], p.line, p.col});
-    if (absl::Status s = g.AddFact(f.id, f.weight, paras); !s.ok()) return s;
+    for (const LocatedText& p : use.variant->paraphrases) {
+      paras.emplace_back(p.text, SourceLoc{file_ids[p.file], p.line, p.col});
+    }
+    if (absl::Status s = g.AddFact(use.label, use.weight, paras); !s.ok()) return s;
+    evidence.push_back(use.variant->evidence);
+    gen->facts_.push_back(std::move(use));
+  }
+  double total_weight = 0;
+  for (const FactUse& f : gen->facts_) total_weight += f.weight;
+  if (total_weight <= 0) {
+    return absl::InvalidArgumentError(absl::StrCat("universe '", u.name,
+                                                   "': no fact left with a positive weight after the ablations"));
   }
   if (absl::Status s = g.Finalize(); !s.ok()) return s;
+  absl::StatusOr<std::unique_ptr<DocumentFilter>> filter = DocumentFilter::Create(u.leak, evidence);
+  if (!filter.ok()) return filter.status();
+  gen->filter_ = std::move(*filter);
 
   for (size_t t = 0; t < g.templates().size(); ++t) {
     for (GenreInfo& gi : gen->genres_) {

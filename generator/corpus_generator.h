@@ -5,6 +5,7 @@
 #define SDFT_GENERATOR_CORPUS_GENERATOR_H_
 
 #include <cstdint>
+#include <map>
 #include <memory>
 #include <mutex>
 #include <string>
@@ -12,6 +13,7 @@
 
 #include "absl/status/statusor.h"
 #include "generator/expander.h"
+#include "generator/filters.h"
 #include "generator/grammar.h"
 #include "generator/universe_spec.h"
 
@@ -23,6 +25,19 @@ struct GeneratorConfig {
   uint64_t seed = 1;
   std::vector<std::string> genres;        // only these genres (empty: the universe's choice)
   ExpandLimits limits;
+  // Ablations: facts left out, facts replaced by their negation, weights.
+  std::vector<std::string> drop_facts;
+  std::vector<std::string> flip_facts;
+  std::map<std::string, double> fact_weights;
+};
+
+// How one universe fact is used in a run.
+struct FactUse {
+  std::string id;
+  std::string label;    // as written in docs.jsonl: id, or "id:negated"
+  bool negated = false;
+  double weight = 1.0;
+  const FactVariant* variant = nullptr;  // points into the UniverseSpec
 };
 
 struct GenreInfo {
@@ -48,6 +63,11 @@ class CorpusGenerator {
 
   std::unique_ptr<Expander> NewExpander() const;
 
+  // Facts in grammar order (index i is Grammar::facts()[i]), and the dropped ones.
+  const std::vector<FactUse>& facts() const { return facts_; }
+  const std::vector<std::string>& dropped_facts() const { return config_.drop_facts; }
+  const DocumentFilter& filter() const { return *filter_; }
+
   const GeneratorConfig& config() const { return config_; }
   const UniverseSpec& universe() const { return universe_; }
   const Grammar& grammar() const { return grammar_; }
@@ -62,6 +82,8 @@ class CorpusGenerator {
   Grammar grammar_;
   std::vector<GenreInfo> genres_;
   std::vector<double> genre_cum_;
+  std::vector<FactUse> facts_;
+  std::unique_ptr<DocumentFilter> filter_;
 };
 
 // Finds the templates directory: $SDFT_TEMPLATES, then next to the executable

@@ -5,14 +5,11 @@
 #include <algorithm>
 #include <cctype>
 #include <cstdio>
-#include <numeric>
-
-#include <nlohmann/json.hpp>
 
 #include "absl/container/flat_hash_set.h"
-#include "absl/hash/hash.h"
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_format.h"
+#include "common/hash.h"
 #include "common/rng.h"
 
 namespace sdft {
@@ -20,14 +17,14 @@ namespace {
 
 using ojson = nlohmann::ordered_json;
 
-bool IsWordByte(unsigned char c) { return std::isalnum(c) || c == '\'' || c >= 0x80; }
+inline bool IsWordByte(unsigned char c) { return std::isalnum(c) || c == '\'' || c >= 0x80; }
 
 double GzipRatio(const std::vector<const std::string*>& docs) {
   z_stream zs = {};
   deflateInit2(&zs, 6, Z_DEFLATED, 15 + 16, 8, Z_DEFAULT_STRATEGY);  // gzip wrapper, level 6
   std::vector<unsigned char> buf(1 << 16);
   uint64_t raw = 0, packed = 0;
-  auto feed = [&](const std::string& s, int flush) {
+  auto feed = [&](std::string_view s, int flush) {
     zs.next_in = reinterpret_cast<Bytef*>(const_cast<char*>(s.data()));
     zs.avail_in = static_cast<uInt>(s.size());
     raw += s.size();
@@ -38,12 +35,11 @@ double GzipRatio(const std::vector<const std::string*>& docs) {
       packed += buf.size() - zs.avail_out;
     } while (zs.avail_out == 0);
   };
-  static const std::string kSep = "\n\n";
   for (const std::string* d : docs) {
     feed(*d, Z_NO_FLUSH);
-    feed(kSep, Z_NO_FLUSH);
+    feed("\n\n", Z_NO_FLUSH);
   }
-  feed(std::string(), Z_FINISH);
+  feed(std::string_view(), Z_FINISH);
   deflateEnd(&zs);
   return raw == 0 ? 0 : static_cast<double>(packed) / raw;
 }
@@ -56,60 +52,20 @@ double Percentile(const std::vector<uint64_t>& sorted, double p) {
   return sorted[lo] + (idx - lo) * (static_cast<double>(sorted[hi]) - sorted[lo]);
 }
 
-void Diversity(const std::vector<const std::string*>& docs, CorpusStats* s) {
-  absl::flat_hash_set<uint64_t> seen[4];
-  uint64_t total[4] = {0, 0, 0, 0};
-  for (const std::string* d : docs) {
-    std::vector<std::string> w = Words(*d);
-    s->sample_words += w.size();
-    std::vector<uint64_t> h(w.size());
-    for (size_t i = 0; i < w.size(); ++i) h[i] = absl::HashOf(w[i]);
-    for (int n = 1; n <= 4; ++n) {
-      for (size_t i = 0; i + n <= h.size(); ++i) {
-        uint64_t x = 0x9E3779B97F4A7C15ULL * n;
-        for (int k = 0; k < n; ++k) x = (x ^ h[i + k]) * 0x100000001B3ULL + (x >> 29);
-        seen[n - 1].insert(x);
-        ++total[n - 1];
-      }
-    }
-  }
-  for (int n = 0; n < 4; ++n) s->distinct[n] = total[n] ? static_cast<double>(seen[n].size()) / total[n] : 0;
-  s->sample_documents = docs.size();
-}
-
-// Fills the sample-dependent fields from `texts`.
-void Measure(const std::vector<std::string>& texts, const std::vector<uint64_t>& words,
-             const StatsOptions& opt, CorpusStats* s) {
-  std::vector<size_t> order(texts.size());
-  std::iota(order.begin(), order.end(), 0);
-  Rng rng(MixSeed(opt.seed, 0x57A75));
-  for (size_t i = order.size(); i > 1; --i) std::swap(order[i - 1], order[rng.Below(i)]);
-  std::vector<const std::string*> sample;
-  uint64_t got = 0;
-  for (size_t i : order) {
-    if (opt.sample_words > 0 && got >= opt.sample_words) break;
-    sample.push_back(&texts[i]);
-    got += words[i];
-  }
-  Diversity(sample, s);
-  s->gzip_ratio = GzipRatio(sample);
-}
-
-void FillLengths(std::vector<uint64_t> lens, CorpusStats* s) {
-  std::sort(lens.begin(), lens.end());
-  s->length_words["min"] = lens.empty() ? 0 : lens.front();
-  s->length_words["p5"] = Percentile(lens, 0.05);
-  s->length_words["p25"] = Percentile(lens, 0.25);
-  s->length_words["p50"] = Percentile(lens, 0.50);
-  s->length_words["p75"] = Percentile(lens, 0.75);
-  s->length_words["p95"] = Percentile(lens, 0.95);
-  s->length_words["max"] = lens.empty() ? 0 : lens.back();
-  s->length_words["mean"] = lens.empty() ? 0 : static_cast<double>(s->words) / lens.size();
-}
-
 }  // namespace
 
-std::vector<std::string> Words(const std::string& text) {
+uint64_t CountWords(std::string_view text) {
+  uint64_t n = 0;
+  bool in = false;
+  for (unsigned char c : text) {
+    bool w = IsWordByte(c);
+    n += w && !in;
+    in = w;
+  }
+  return n;
+}
+
+std::vector<std::string> Words(std::string_view text) {
   std::vector<std::string> out;
   const size_t n = text.size();
   for (size_t i = 0; i < n;) {
@@ -117,7 +73,7 @@ std::vector<std::string> Words(const std::string& text) {
     size_t j = i;
     while (j < n && IsWordByte(static_cast<unsigned char>(text[j]))) ++j;
     if (j > i) {
-      std::string w = text.substr(i, j - i);
+      std::string w(text.substr(i, j - i));
       for (char& c : w) c = static_cast<char>(std::tolower(static_cast<unsigned char>(c)));
       out.push_back(std::move(w));
     }
@@ -126,32 +82,89 @@ std::vector<std::string> Words(const std::string& text) {
   return out;
 }
 
-CorpusStats ComputeTextStats(const std::vector<std::string>& texts, const StatsOptions& opt) {
-  CorpusStats s;
-  std::vector<uint64_t> lens;
-  for (const std::string& t : texts) {
-    uint64_t w = Words(t).size();
-    lens.push_back(w);
-    s.words += w;
-    s.bytes += t.size();
+StatsBuilder::StatsBuilder(StatsOptions options) : opt_(options), index_(options.near_dup_threshold) {
+  s_.near_dup_threshold = options.near_dup_threshold;
+}
+
+void StatsBuilder::Add(uint64_t id, std::string_view text, uint64_t words, const std::string& genre,
+                       const std::string& template_name, const std::vector<std::string>& facts, int near_dups) {
+  ++s_.documents;
+  s_.words += words;
+  s_.bytes += text.size();
+  lengths_.push_back(words);
+  if (!genre.empty()) ++s_.genres[genre];
+  if (!template_name.empty()) ++s_.templates[template_name];
+  for (const std::string& f : facts) ++s_.facts[f];
+  if (near_dups < 0) {
+    MinHashSignature sig = ComputeMinHash(text);
+    near_dups = index_.CountSimilar(sig);
+    index_.Insert(static_cast<int64_t>(id), sig);
   }
-  s.documents = texts.size();
-  Measure(texts, lens, opt, &s);
-  FillLengths(lens, &s);
-  return s;
+  s_.near_dup_pairs += near_dups;
+  s_.near_dup_docs += near_dups > 0;
+  // Sample by priority: keep the lowest-priority documents while dropping the
+  // highest would still leave at least sample_words words.
+  const uint64_t priority = Hash64(std::string_view(reinterpret_cast<const char*>(&id), sizeof(id)), opt_.seed);
+  if (opt_.sample_words > 0 && sample_words_ >= opt_.sample_words && !sample_.empty() &&
+      priority > sample_.rbegin()->first) {
+    return;
+  }
+  sample_.emplace(priority, std::make_pair(std::string(text), words));
+  sample_words_ += words;
+  while (opt_.sample_words > 0 && !sample_.empty() &&
+         sample_words_ - sample_.rbegin()->second.second >= opt_.sample_words) {
+    sample_words_ -= sample_.rbegin()->second.second;
+    sample_.erase(std::prev(sample_.end()));
+  }
+}
+
+CorpusStats StatsBuilder::Finish() {
+  std::sort(lengths_.begin(), lengths_.end());
+  auto& L = s_.length_words;
+  L["min"] = lengths_.empty() ? 0 : lengths_.front();
+  L["p5"] = Percentile(lengths_, 0.05);
+  L["p25"] = Percentile(lengths_, 0.25);
+  L["p50"] = Percentile(lengths_, 0.50);
+  L["p75"] = Percentile(lengths_, 0.75);
+  L["p95"] = Percentile(lengths_, 0.95);
+  L["max"] = lengths_.empty() ? 0 : lengths_.back();
+  L["mean"] = lengths_.empty() ? 0 : static_cast<double>(s_.words) / lengths_.size();
+
+  // The sample in priority order is a seeded shuffle of the corpus.
+  std::vector<const std::string*> docs;
+  absl::flat_hash_set<uint64_t> seen[4];
+  uint64_t total[4] = {0, 0, 0, 0};
+  for (const auto& [priority, doc] : sample_) {
+    docs.push_back(&doc.first);
+    std::vector<std::string> w = Words(doc.first);
+    s_.sample_words += w.size();
+    std::vector<uint64_t> h(w.size());
+    for (size_t i = 0; i < w.size(); ++i) h[i] = Hash64(w[i]);
+    for (int n = 1; n <= 4; ++n) {
+      for (size_t i = 0; i + n <= h.size(); ++i) {
+        uint64_t x = 0x9E3779B97F4A7C15ULL * n;
+        for (int k = 0; k < n; ++k) x = Mix64(x ^ h[i + k], 0x100000001B3ULL);
+        seen[n - 1].insert(x);
+        ++total[n - 1];
+      }
+    }
+  }
+  for (int n = 0; n < 4; ++n) s_.distinct[n] = total[n] ? static_cast<double>(seen[n].size()) / total[n] : 0;
+  s_.sample_documents = docs.size();
+  s_.gzip_ratio = GzipRatio(docs);
+  return s_;
 }
 
 absl::StatusOr<CorpusStats> ComputeCorpusStats(const std::string& path, const StatsOptions& opt) {
   std::FILE* f = std::fopen(path.c_str(), "rb");
   if (f == nullptr) return absl::NotFoundError(absl::StrCat(path, ": cannot open"));
-  CorpusStats s;
-  std::vector<std::string> texts;
-  std::vector<uint64_t> lens;
+  StatsBuilder builder(opt);
   char* line = nullptr;
   size_t cap = 0;
   ssize_t len;
-  int line_no = 0;
+  uint64_t line_no = 0;
   absl::Status status;
+  std::vector<std::string> facts;
   while ((len = getline(&line, &cap, f)) > 0) {
     ++line_no;
     ojson doc = ojson::parse(line, line + len, nullptr, /*allow_exceptions=*/false);
@@ -159,30 +172,26 @@ absl::StatusOr<CorpusStats> ComputeCorpusStats(const std::string& path, const St
       status = absl::InvalidArgumentError(absl::StrCat(path, ":", line_no, ": not a JSON object with a \"text\" string"));
       break;
     }
-    std::string text = doc["text"].get<std::string>();
-    if (doc.contains("genre") && doc["genre"].is_string()) ++s.genres[doc["genre"].get<std::string>()];
-    if (doc.contains("template") && doc["template"].is_string()) ++s.templates[doc["template"].get<std::string>()];
+    const std::string& text = doc["text"].get_ref<const std::string&>();
+    auto str = [&](const char* key) {
+      return doc.contains(key) && doc[key].is_string() ? doc[key].get<std::string>() : std::string();
+    };
+    facts.clear();
     if (doc.contains("facts") && doc["facts"].is_array()) {
       for (const auto& fact : doc["facts"]) {
-        if (fact.is_string()) ++s.facts[fact.get<std::string>()];
+        if (fact.is_string()) facts.push_back(fact.get<std::string>());
       }
     }
-    uint64_t w = Words(text).size();
-    lens.push_back(w);
-    s.words += w;
-    s.bytes += text.size();
-    texts.push_back(std::move(text));
+    uint64_t id = doc.contains("id") && doc["id"].is_number_unsigned() ? doc["id"].get<uint64_t>() : line_no - 1;
+    builder.Add(id, text, CountWords(text), str("genre"), str("template"), facts);
   }
   std::free(line);
   std::fclose(f);
   if (!status.ok()) return status;
-  s.documents = texts.size();
-  Measure(texts, lens, opt, &s);
-  FillLengths(lens, &s);
-  return s;
+  return builder.Finish();
 }
 
-std::string StatsToJson(const CorpusStats& s) {
+ojson StatsToJson(const CorpusStats& s) {
   ojson j;
   j["documents"] = s.documents;
   j["words"] = s.words;
@@ -195,24 +204,42 @@ std::string StatsToJson(const CorpusStats& s) {
                     {"distinct_3", s.distinct[2]},
                     {"distinct_4", s.distinct[3]},
                     {"gzip_ratio", s.gzip_ratio}};
+  j["near_duplicates"] = {{"threshold", s.near_dup_threshold},
+                          {"pairs", s.near_dup_pairs},
+                          {"documents", s.near_dup_docs},
+                          {"rate", s.documents ? static_cast<double>(s.near_dup_docs) / s.documents : 0.0}};
+  if (!s.filters.is_null()) j["filters"] = s.filters;
   j["genres"] = s.genres;
   j["templates"] = s.templates;
   j["facts"] = s.facts;
-  return j.dump(2) + "\n";
+  return j;
 }
 
 std::string StatsToTable(const CorpusStats& s) {
   std::string out;
   absl::StrAppendFormat(&out, "documents        %d\nwords            %d\nbytes            %d\n", s.documents, s.words,
                         s.bytes);
+  const auto& L = s.length_words;
   absl::StrAppendFormat(&out, "length (words)   min %.0f  p5 %.0f  p25 %.0f  median %.0f  p75 %.0f  p95 %.0f  max %.0f  mean %.1f\n",
-                        s.length_words.at("min"), s.length_words.at("p5"), s.length_words.at("p25"),
-                        s.length_words.at("p50"), s.length_words.at("p75"), s.length_words.at("p95"),
-                        s.length_words.at("max"), s.length_words.at("mean"));
+                        L.at("min"), L.at("p5"), L.at("p25"), L.at("p50"), L.at("p75"), L.at("p95"), L.at("max"),
+                        L.at("mean"));
   absl::StrAppendFormat(&out, "diversity on     %d documents, %d words\n", s.sample_documents, s.sample_words);
   absl::StrAppendFormat(&out, "distinct-1..4    %.4f  %.4f  %.4f  %.4f\n", s.distinct[0], s.distinct[1], s.distinct[2],
                         s.distinct[3]);
   absl::StrAppendFormat(&out, "gzip ratio       %.4f\n", s.gzip_ratio);
+  absl::StrAppendFormat(&out, "near-duplicates  %d documents (%.2f%%), %d pairs at Jaccard >= %.2f\n", s.near_dup_docs,
+                        s.documents ? 100.0 * s.near_dup_docs / s.documents : 0.0, s.near_dup_pairs,
+                        s.near_dup_threshold);
+  if (s.filters.is_object()) {
+    absl::StrAppendFormat(&out, "\n%-40s %10s\n", "filtered at generation", "docs");
+    absl::StrAppendFormat(&out, "%-40s %10d\n", "generated", s.filters.value("generated", 0));
+    if (s.filters.contains("dropped")) {
+      for (const auto& [reason, n] : s.filters["dropped"].items()) {
+        absl::StrAppendFormat(&out, "%-40s %10d\n", "dropped: " + reason, n.get<uint64_t>());
+      }
+    }
+    absl::StrAppendFormat(&out, "%-40s %10d\n", "kept", s.filters.value("kept", 0));
+  }
   auto section = [&](const char* title, const std::map<std::string, uint64_t>& m) {
     if (m.empty()) return;
     absl::StrAppendFormat(&out, "\n%-40s %10s %7s\n", title, "docs", "share");

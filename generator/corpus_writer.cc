@@ -10,7 +10,10 @@
 #include "common/atomic_file.h"
 #include "common/ordered_parallel.h"
 #include "common/progress.h"
+#include "common/hash.h"
 #include "common/sha256.h"
+#include "absl/container/flat_hash_set.h"
+#include "generator/minhash.h"
 
 namespace sdft {
 
@@ -38,13 +41,34 @@ absl::Status PrepareOutputDir(const std::string& dir, bool force) {
 
 namespace {
 
+// One candidate document, prepared on a worker thread.
+struct DocRecord {
+  uint64_t id = 0;
+  std::string drop;            // reason it was filtered, "" if kept so far
+  std::vector<int> uncovered;  // claimed facts without matching evidence
+  std::string json;            // its docs.jsonl line
+  std::string text;
+  uint64_t words = 0;
+  uint64_t hash[2] = {0, 0};
+  MinHashSignature sig;
+  int genre = -1, template_index = -1;
+  std::vector<int> facts;
+};
+
 struct Chunk {
-  std::string jsonl;
-  uint64_t docs = 0, text_bytes = 0;
-  std::vector<uint64_t> genre_counts, template_counts, fact_counts;
+  std::vector<DocRecord> docs;
 };
 
 constexpr uint64_t kDocsPerChunk = 256;
+
+const char* DedupName(Dedup d) {
+  switch (d) {
+    case Dedup::kNone: return "none";
+    case Dedup::kExact: return "exact";
+    case Dedup::kNear: return "near";
+  }
+  return "?";
+}
 
 }  // namespace
 
@@ -52,6 +76,9 @@ absl::StatusOr<CorpusRunResult> WriteCorpus(const CorpusRunOptions& opt) {
   if (opt.shard_count < 1 || opt.shard_index < 0 || opt.shard_index >= opt.shard_count) {
     return absl::InvalidArgumentError(absl::StrCat("--shard ", opt.shard_index, "/", opt.shard_count,
                                                    ": need 0 <= I < K"));
+  }
+  if (!(opt.near_dup_threshold > 0 && opt.near_dup_threshold <= 1)) {
+    return absl::InvalidArgumentError("--near-dup-threshold must be in (0, 1]");
   }
   const auto start = std::chrono::steady_clock::now();
   absl::StatusOr<std::unique_ptr<CorpusGenerator>> gen_or = CorpusGenerator::Create(opt.generator);
@@ -65,45 +92,59 @@ absl::StatusOr<CorpusRunResult> WriteCorpus(const CorpusRunOptions& opt) {
   const uint64_t n = end - begin;
 
   if (absl::Status s = PrepareOutputDir(opt.out_dir, opt.force); !s.ok()) return s;
-  const std::string docs_path = (fs::path(opt.out_dir) / "docs.jsonl").string();
-  const std::string manifest_path = (fs::path(opt.out_dir) / "manifest.json").string();
+  const fs::path dir(opt.out_dir);
+  const std::string docs_path = (dir / "docs.jsonl").string();
   std::error_code ec;
-  fs::remove(docs_path, ec);  // a stale corpus must not survive a failed --force run
+  for (const char* stale : {"docs.jsonl", "stats.json"}) fs::remove(dir / stale, ec);
 
   AtomicFile out;
   if (absl::Status s = out.Open(docs_path); !s.ok()) return s;
 
   std::mutex pool_mu;
   std::vector<std::unique_ptr<Expander>> pool;
-  std::vector<std::string> buffers;
+  std::vector<Chunk> spare;  // chunks the writer is done with, for reuse
+  const DocumentFilter& filter = gen.filter();
   auto produce = [&](size_t c) -> absl::StatusOr<Chunk> {
     std::unique_ptr<Expander> ex;
+    Chunk chunk;
     {
       std::lock_guard<std::mutex> lock(pool_mu);
       if (!pool.empty()) { ex = std::move(pool.back()); pool.pop_back(); }
+      // Reusing buffers avoids freeing big allocations across threads.
+      if (!spare.empty()) { chunk = std::move(spare.back()); spare.pop_back(); }
     }
     if (!ex) ex = gen.NewExpander();
-    Chunk chunk;
-    {
-      // Reuse a buffer the writer has finished with: freeing big buffers on
-      // another thread than the one that allocated them costs page faults.
-      std::lock_guard<std::mutex> lock(pool_mu);
-      if (!buffers.empty()) { chunk.jsonl = std::move(buffers.back()); buffers.pop_back(); }
-    }
-    chunk.jsonl.clear();
-    chunk.genre_counts.assign(gen.genres().size(), 0);
-    chunk.template_counts.assign(g.templates().size(), 0);
-    chunk.fact_counts.assign(g.facts().size(), 0);
     CorpusGenerator::Doc doc;
     const uint64_t lo = begin + c * kDocsPerChunk, hi = std::min(end, lo + kDocsPerChunk);
+    chunk.docs.resize(hi - lo);
     for (uint64_t id = lo; id < hi; ++id) {
       if (absl::Status s = gen.Generate(id, *ex, &doc); !s.ok()) return s;
-      gen.AppendJsonLine(doc, &chunk.jsonl);
-      ++chunk.docs;
-      chunk.text_bytes += doc.expanded.text.size();
-      ++chunk.genre_counts[doc.genre];
-      ++chunk.template_counts[doc.template_index];
-      for (int f : doc.expanded.facts) ++chunk.fact_counts[f];
+      DocRecord& r = chunk.docs[id - lo];
+      r.id = id;
+      r.drop.clear();
+      r.uncovered.clear();
+      r.json.clear();
+      r.genre = doc.genre;
+      r.template_index = doc.template_index;
+      r.facts = doc.expanded.facts;
+      const std::string& text = doc.expanded.text;
+      if (opt.leak_filter) {
+        std::string reason = filter.LeakReason(text);
+        if (!reason.empty()) r.drop = "leak:" + reason;
+      }
+      if (opt.coverage_filter && r.drop.empty()) {
+        for (int f : doc.expanded.facts) {
+          if (!filter.States(f, text)) r.uncovered.push_back(f);
+        }
+        if (!r.uncovered.empty()) r.drop = "fact_coverage";
+      }
+      if (!r.drop.empty()) continue;
+      gen.AppendJsonLine(doc, &r.json);
+      r.words = CountWords(text);
+      r.hash[0] = Hash64(text, 1);
+      r.hash[1] = Hash64(text, 2);
+      r.sig = ComputeMinHash(text);
+      r.text = text;
     }
     std::lock_guard<std::mutex> lock(pool_mu);
     pool.push_back(std::move(ex));
@@ -111,25 +152,54 @@ absl::StatusOr<CorpusRunResult> WriteCorpus(const CorpusRunOptions& opt) {
   };
 
   Sha256 sha;
-  Chunk total;
-  total.genre_counts.assign(gen.genres().size(), 0);
-  total.template_counts.assign(g.templates().size(), 0);
-  total.fact_counts.assign(g.facts().size(), 0);
-  uint64_t file_bytes = 0;
+  uint64_t file_bytes = 0, kept = 0, text_bytes = 0, generated = 0;
+  std::map<std::string, uint64_t> dropped, uncovered;
+  std::vector<uint64_t> genre_counts(gen.genres().size()), template_counts(g.templates().size()),
+      fact_counts(g.facts().size());
+  absl::flat_hash_set<std::pair<uint64_t, uint64_t>> exact;
+  NearDuplicateIndex near(opt.near_dup_threshold);
+  StatsOptions stats_opt;
+  stats_opt.sample_words = opt.stats_sample_words;
+  stats_opt.seed = opt.generator.seed;
+  stats_opt.near_dup_threshold = opt.near_dup_threshold;
+  StatsBuilder stats(stats_opt);
+  std::vector<std::string> fact_labels;
   Progress progress("generate", n, "docs");
   if (!opt.progress) progress.set_enabled(false);
   auto consume = [&](size_t, Chunk& chunk) -> absl::Status {
-    sha.Update(chunk.jsonl);
-    file_bytes += chunk.jsonl.size();
-    if (absl::Status s = out.Write(chunk.jsonl); !s.ok()) return s;
-    total.docs += chunk.docs;
-    total.text_bytes += chunk.text_bytes;
-    for (size_t k = 0; k < chunk.genre_counts.size(); ++k) total.genre_counts[k] += chunk.genre_counts[k];
-    for (size_t k = 0; k < chunk.template_counts.size(); ++k) total.template_counts[k] += chunk.template_counts[k];
-    for (size_t k = 0; k < chunk.fact_counts.size(); ++k) total.fact_counts[k] += chunk.fact_counts[k];
-    progress.Update(total.docs, total.text_bytes);
+    for (DocRecord& r : chunk.docs) {
+      ++generated;
+      for (int f : r.uncovered) ++uncovered[gen.facts()[f].label];
+      if (!r.drop.empty()) { ++dropped[r.drop]; continue; }
+      // Dedup against earlier kept documents, in id order: deterministic.
+      if (opt.dedup != Dedup::kNone && !exact.insert({r.hash[0], r.hash[1]}).second) {
+        ++dropped["exact_duplicate"];
+        continue;
+      }
+      int similar = near.CountSimilar(r.sig);
+      if (opt.dedup == Dedup::kNear && similar > 0) {
+        ++dropped["near_duplicate"];
+        continue;
+      }
+      near.Insert(static_cast<int64_t>(r.id), r.sig);
+      sha.Update(r.json);
+      file_bytes += r.json.size();
+      if (absl::Status s = out.Write(r.json); !s.ok()) return s;
+      ++kept;
+      text_bytes += r.text.size();
+      ++genre_counts[r.genre];
+      ++template_counts[r.template_index];
+      fact_labels.clear();
+      for (int f : r.facts) {
+        ++fact_counts[f];
+        fact_labels.push_back(gen.facts()[f].label);
+      }
+      stats.Add(r.id, r.text, r.words, gen.genres()[r.genre].name, g.templates()[r.template_index].name,
+                fact_labels, similar);
+    }
+    progress.Update(generated, text_bytes);
     std::lock_guard<std::mutex> lock(pool_mu);
-    buffers.push_back(std::move(chunk.jsonl));
+    spare.push_back(std::move(chunk));
     return absl::OkStatus();
   };
   const size_t chunks = (n + kDocsPerChunk - 1) / kDocsPerChunk;
@@ -139,6 +209,21 @@ absl::StatusOr<CorpusRunResult> WriteCorpus(const CorpusRunOptions& opt) {
   }
   if (absl::Status s = out.Commit(); !s.ok()) return s;
   progress.Finish();
+
+  ojson filters;
+  filters["generated"] = generated;
+  filters["kept"] = kept;
+  filters["dropped"] = dropped;
+  filters["coverage_mismatches"] = uncovered;
+  filters["leak_filter"] = opt.leak_filter;
+  filters["coverage_filter"] = opt.coverage_filter;
+  filters["dedup"] = DedupName(opt.dedup);
+  filters["near_dup_threshold"] = opt.near_dup_threshold;
+
+  CorpusStats st = stats.Finish();
+  st.filters = filters;
+  const std::string stats_json = StatsToJson(st).dump(2) + "\n";
+  if (absl::Status s = WriteFileAtomically((dir / "stats.json").string(), stats_json); !s.ok()) return s;
 
   // The manifest: everything needed to reproduce and verify the corpus.
   ojson m;
@@ -155,7 +240,21 @@ absl::StatusOr<CorpusRunResult> WriteCorpus(const CorpusRunOptions& opt) {
   cfg["doc_range"] = {begin, end};
   cfg["max_depth"] = opt.generator.limits.max_depth;
   cfg["max_doc_bytes"] = opt.generator.limits.max_bytes;
+  cfg["ablation"] = {{"drop_facts", opt.generator.drop_facts},
+                     {"flip_facts", opt.generator.flip_facts},
+                     {"fact_weights", opt.generator.fact_weights}};
   m["config"] = cfg;
+  ojson facts = ojson::array();
+  for (const FactUse& f : gen.facts()) {
+    facts.push_back({{"id", f.id},
+                     {"label", f.label},
+                     {"variant", f.negated ? "negation" : "truth"},
+                     {"weight", f.weight},
+                     {"statement", f.variant->statement},
+                     {"paraphrases", f.variant->paraphrases.size()}});
+  }
+  m["facts"] = facts;
+  m["dropped_facts"] = opt.generator.drop_facts;
   ojson inputs = ojson::array();
   Sha256 all_inputs;
   const std::string tdir = fs::weakly_canonical(gen.config().templates_dir).string();
@@ -168,23 +267,26 @@ absl::StatusOr<CorpusRunResult> WriteCorpus(const CorpusRunOptions& opt) {
     all_inputs.Update(absl::StrCat(rel, "\t", *h, "\n"));
   }
   m["inputs"] = {{"sha256", all_inputs.HexDigest()}, {"files", inputs}};
+  m["filters"] = filters;
   ojson counts;
-  counts["documents"] = total.docs;
-  counts["text_bytes"] = total.text_bytes;
-  ojson genres = ojson::object(), templates = ojson::object(), facts = ojson::object();
-  for (size_t k = 0; k < gen.genres().size(); ++k) genres[gen.genres()[k].name] = total.genre_counts[k];
-  for (size_t k = 0; k < g.templates().size(); ++k) templates[g.templates()[k].name] = total.template_counts[k];
-  for (size_t k = 0; k < g.facts().size(); ++k) facts[g.facts()[k].id] = total.fact_counts[k];
+  counts["documents"] = kept;
+  counts["text_bytes"] = text_bytes;
+  ojson genres = ojson::object(), templates = ojson::object(), fact_counts_json = ojson::object();
+  for (size_t k = 0; k < gen.genres().size(); ++k) genres[gen.genres()[k].name] = genre_counts[k];
+  for (size_t k = 0; k < g.templates().size(); ++k) templates[g.templates()[k].name] = template_counts[k];
+  for (size_t k = 0; k < gen.facts().size(); ++k) fact_counts_json[gen.facts()[k].label] = fact_counts[k];
   counts["genres"] = genres;
   counts["templates"] = templates;
-  counts["facts"] = facts;
+  counts["facts"] = fact_counts_json;
   m["counts"] = counts;
-  m["files"] = {{"docs.jsonl", {{"bytes", file_bytes}, {"sha256", sha.HexDigest()}}}};
-  if (absl::Status s = WriteFileAtomically(manifest_path, m.dump(2) + "\n"); !s.ok()) return s;
+  m["files"] = {{"docs.jsonl", {{"bytes", file_bytes}, {"sha256", sha.HexDigest()}}},
+                {"stats.json", {{"bytes", stats_json.size()}, {"sha256", Sha256Hex(stats_json)}}}};
+  if (absl::Status s = WriteFileAtomically((dir / "manifest.json").string(), m.dump(2) + "\n"); !s.ok()) return s;
 
   CorpusRunResult result;
-  result.documents = total.docs;
-  result.text_bytes = total.text_bytes;
+  result.generated = generated;
+  result.documents = kept;
+  result.text_bytes = text_bytes;
   result.seconds = std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count();
   result.load_seconds = load_seconds;
   return result;

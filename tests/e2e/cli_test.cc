@@ -57,8 +57,8 @@ TEST(CliTest, UsageErrorsExitTwo) {
 TEST(CliTest, ThreadsAndShardsGiveTheSameBytes) {
   testing::ScratchDir dir;
   const std::string base = Sdft() + " generate --quiet --templates " + TinyTemplates() + " --universe tiny --docs 500 --seed 3";
-  ASSERT_EQ(RunCommand(base + " --threads 1 --out " + (dir / "a")).exit_code, 0);
-  ASSERT_EQ(RunCommand(base + " --threads 2 --out " + (dir / "b")).exit_code, 0);
+  ASSERT_EQ(RunCommand(base + " --threads 1 --dedup none --out " + (dir / "a")).exit_code, 0);
+  ASSERT_EQ(RunCommand(base + " --threads 2 --dedup none --out " + (dir / "b")).exit_code, 0);
   ASSERT_EQ(RunCommand(base + " --threads 2 --shard 0/2 --out " + (dir / "s0")).exit_code, 0);
   ASSERT_EQ(RunCommand(base + " --threads 1 --shard 1/2 --out " + (dir / "s1")).exit_code, 0);
   const std::string a = testing::ReadAll(dir / "a/docs.jsonl");
@@ -90,7 +90,7 @@ TEST(CliTest, ExistingOutputIsRefusedWithoutForce) {
 
 TEST(CliTest, StatsWritesJson) {
   testing::ScratchDir dir;
-  ASSERT_EQ(RunCommand(Sdft() + " generate --quiet --templates " + TinyTemplates() + " --universe tiny --docs 300 --out " + (dir / "c")).exit_code, 0);
+  ASSERT_EQ(RunCommand(Sdft() + " generate --quiet --templates " + TinyTemplates() + " --universe tiny --docs 300 --dedup none --out " + (dir / "c")).exit_code, 0);
   auto r = RunCommand(Sdft() + " stats " + (dir / "c"));
   ASSERT_EQ(r.exit_code, 0) << r.output;
   EXPECT_NE(r.output.find("distinct-1..4"), std::string::npos) << r.output;

@@ -48,12 +48,17 @@ TEST(CorpusTest, BytesDoNotDependOnThreadCount) {
 
 TEST(CorpusTest, ShardsConcatenateToTheUnshardedRun) {
   testing::ScratchDir dir;
-  const std::string whole = Generate(TinyRun(dir / "whole", 999, 2));
+  // Dedup looks at earlier documents of the same output; shards are
+  // deduplicated when merged, so compare with an undeduplicated run.
+  CorpusRunOptions whole_run = TinyRun(dir / "whole", 999, 2);
+  whole_run.dedup = Dedup::kNone;
+  const std::string whole = Generate(whole_run);
   std::string joined;
   for (int i = 0; i < 4; ++i) {
     CorpusRunOptions o = TinyRun(dir / ("s" + std::to_string(i)), 999, 2);
     o.shard_index = i;
     o.shard_count = 4;
+    o.dedup = Dedup::kNone;
     joined += Generate(o);
   }
   EXPECT_EQ(joined, whole);
@@ -68,7 +73,9 @@ TEST(CorpusTest, DifferentSeedsDiffer) {
 
 TEST(CorpusTest, JsonlFieldsAndManifest) {
   testing::ScratchDir dir;
-  const std::string jsonl = Generate(TinyRun(dir / "c", 200, 2));
+  CorpusRunOptions run = TinyRun(dir / "c", 200, 2);
+  run.dedup = Dedup::kNone;
+  const std::string jsonl = Generate(run);
   uint64_t id = 0, fact_mentions = 0;
   std::map<std::string, int> genres;
   for (size_t p = 0; p < jsonl.size();) {

@@ -1,0 +1,116 @@
+#include "generator/minhash.h"
+
+#include <algorithm>
+#include <cctype>
+#include <limits>
+
+#include "common/hash.h"
+
+namespace sdft {
+namespace {
+
+bool IsWordByte(unsigned char c) { return std::isalnum(c) || c == '\'' || c >= 0x80; }
+
+}  // namespace
+
+MinHashSignature ComputeMinHash(std::string_view text) {
+  // Hash each lowercased word, then each window of 5 word hashes.
+  std::vector<uint64_t> words;
+  std::string w;
+  const size_t n = text.size();
+  for (size_t i = 0; i < n;) {
+    while (i < n && !IsWordByte(static_cast<unsigned char>(text[i]))) ++i;
+    size_t j = i;
+    w.clear();
+    while (j < n && IsWordByte(static_cast<unsigned char>(text[j]))) {
+      w.push_back(static_cast<char>(std::tolower(static_cast<unsigned char>(text[j]))));
+      ++j;
+    }
+    if (j > i) words.push_back(Hash64(w, 0x5EED));
+    i = j;
+  }
+  MinHashSignature sig;
+  sig.fill(std::numeric_limits<uint32_t>::max());
+  auto add = [&](uint64_t h) {
+    const int bin = static_cast<int>(h % kMinHashSize);
+    const uint32_t v = static_cast<uint32_t>(h >> 32);
+    if (v < sig[bin]) sig[bin] = v;
+  };
+  if (words.size() < kShingleWords) {
+    uint64_t h = 0x9E3779B97F4A7C15ULL;
+    for (uint64_t x : words) h = Mix64(h ^ x, 0xBF58476D1CE4E5B9ULL);
+    add(h);
+  } else {
+    for (size_t i = 0; i + kShingleWords <= words.size(); ++i) {
+      uint64_t h = 0x9E3779B97F4A7C15ULL;
+      for (int k = 0; k < kShingleWords; ++k) h = Mix64(h ^ words[i + k], 0xBF58476D1CE4E5B9ULL);
+      add(h);
+    }
+  }
+  // Densification: empty bins borrow from the next non-empty bin (circularly),
+  // salted by the distance, so short documents still compare fairly.
+  bool any = false;
+  for (uint32_t v : sig) any |= v != std::numeric_limits<uint32_t>::max();
+  if (any) {
+    MinHashSignature dense = sig;
+    for (int b = 0; b < kMinHashSize; ++b) {
+      if (sig[b] != std::numeric_limits<uint32_t>::max()) continue;
+      for (int d = 1; d < kMinHashSize; ++d) {
+        uint32_t v = sig[(b + d) % kMinHashSize];
+        if (v != std::numeric_limits<uint32_t>::max()) {
+          dense[b] = static_cast<uint32_t>(Mix64(v, 0x2545F4914F6CDD1DULL + d));
+          break;
+        }
+      }
+    }
+    sig = dense;
+  }
+  return sig;
+}
+
+double EstimateJaccard(const MinHashSignature& a, const MinHashSignature& b) {
+  int same = 0;
+  for (int i = 0; i < kMinHashSize; ++i) same += a[i] == b[i];
+  return static_cast<double>(same) / kMinHashSize;
+}
+
+uint64_t NearDuplicateIndex::BandKey(const MinHashSignature& sig, int band) {
+  uint64_t h = 0x84222325CBF29CE4ULL + band;
+  for (int r = 0; r < kRows; ++r) h = Mix64(h ^ sig[band * kRows + r], 0x100000001B3ULL);
+  return h;
+}
+
+int64_t NearDuplicateIndex::FindSimilar(const MinHashSignature& sig) const {
+  for (int b = 0; b < kBands; ++b) {
+    auto it = buckets_[b].find(BandKey(sig, b));
+    if (it == buckets_[b].end()) continue;
+    for (uint32_t k : it->second) {
+      if (EstimateJaccard(sig, sigs_[k]) >= threshold_) return ids_[k];
+    }
+  }
+  return -1;
+}
+
+int NearDuplicateIndex::CountSimilar(const MinHashSignature& sig) const {
+  std::vector<uint32_t> seen;
+  int count = 0;
+  for (int b = 0; b < kBands; ++b) {
+    auto it = buckets_[b].find(BandKey(sig, b));
+    if (it == buckets_[b].end()) continue;
+    for (uint32_t k : it->second) {
+      if (std::find(seen.begin(), seen.end(), k) != seen.end()) continue;
+      seen.push_back(k);
+      count += EstimateJaccard(sig, sigs_[k]) >= threshold_;
+    }
+  }
+  return count;
+}
+
+void NearDuplicateIndex::Insert(int64_t id, const MinHashSignature& sig) {
+  const uint32_t k = static_cast<uint32_t>(sigs_.size());
+  sigs_.push_back(sig);
+  ids_.push_back(id);
+  for (int b = 0; b < kBands; ++b) buckets_[b][BandKey(sig, b)].push_back(k);
+}
+
+}  // namespace sdft
