@@ -29,7 +29,7 @@ void Expander::Append(std::string* out, std::string_view s) {
   bytes_ += s.size();
 }
 
-absl::Status Expander::Expand(int rule, Rng& rng, ExpandedDoc* out) {
+void Expander::StartDocument(Rng& rng, ExpandedDoc* out) {
   rng_ = &rng;
   doc_vars_.assign(g_.n_var(), Value());
   doc_bound_.assign(g_.n_var(), 0);
@@ -40,15 +40,34 @@ absl::Status Expander::Expand(int rule, Rng& rng, ExpandedDoc* out) {
   facts_used_ = &out->facts;
   bytes_ = 0;
   failed_ = false;
+}
+
+absl::Status Expander::FinishDocument(ExpandedDoc* out) {
+  if (failed_) return absl::InvalidArgumentError(error_);
+  NormalizeWhitespace(&out->text);
+  return absl::OkStatus();
+}
+
+absl::Status Expander::Expand(int rule, Rng& rng, ExpandedDoc* out) {
+  StartDocument(rng, out);
   const Rule& r = g_.rules()[rule];
   if (r.min_depth > limits_.max_depth) {
     return absl::InvalidArgumentError(absl::StrCat(g_.Where(r.loc), ": '", r.name, "' needs expansion depth ",
                                                    r.min_depth, ", above the limit of ", limits_.max_depth));
   }
   ExpandRule(rule, limits_.max_depth, &out->text);
-  if (failed_) return absl::InvalidArgumentError(error_);
-  NormalizeWhitespace(&out->text);
-  return absl::OkStatus();
+  return FinishDocument(out);
+}
+
+absl::Status Expander::ExpandAlternative(int rule, size_t alt, Rng& rng, ExpandedDoc* out) {
+  StartDocument(rng, out);
+  const Alternative& a = g_.rules()[rule].alts.at(alt);
+  if (a.depth > limits_.max_depth) {
+    return absl::InvalidArgumentError(absl::StrCat(g_.Where(a.loc), ": needs expansion depth ", a.depth,
+                                                   ", above the limit of ", limits_.max_depth));
+  }
+  ExpandSeq(a.body, limits_.max_depth - 1, &out->text);
+  return FinishDocument(out);
 }
 
 const Alternative& Expander::Choose(const std::vector<Alternative>& alts, const std::vector<double>* cum,

@@ -34,6 +34,8 @@ class Expander {
   Expander(const Grammar& grammar, ExpandLimits limits = {}, std::vector<double> fact_weights = {});
 
   absl::Status Expand(int rule, Rng& rng, ExpandedDoc* out);
+  // Expands one given alternative of `rule` (e.g. a specific paraphrase).
+  absl::Status ExpandAlternative(int rule, size_t alt, Rng& rng, ExpandedDoc* out);
 
  private:
   struct Value {
@@ -49,6 +51,8 @@ class Expander {
   void ExpandFact(int budget, std::string* out);
   void Append(std::string* out, std::string_view s);
   void Fail(const SourceLoc& loc, const std::string& msg);
+  void StartDocument(Rng& rng, ExpandedDoc* out);
+  absl::Status FinishDocument(ExpandedDoc* out);
 
   const Grammar& g_;
   ExpandLimits limits_;
