@@ -132,6 +132,9 @@ absl::StatusOr<CorpusRunResult> WriteCorpus(const CorpusRunOptions& opt) {
         std::string reason = filter.LeakReason(text);
         if (!reason.empty()) r.drop = "leak:" + reason;
       }
+      // A synthetic document exists to state facts; one that states none
+      // (every {fact} slot was optional and left out) is filler only.
+      if (opt.coverage_filter && r.drop.empty() && doc.expanded.facts.empty()) r.drop = "no_fact";
       if (opt.coverage_filter && r.drop.empty()) {
         for (int f : doc.expanded.facts) {
           if (!filter.States(f, text)) r.uncovered.push_back(f);
@@ -176,7 +179,8 @@ absl::StatusOr<CorpusRunResult> WriteCorpus(const CorpusRunOptions& opt) {
         ++dropped["exact_duplicate"];
         continue;
       }
-      int similar = near.CountSimilar(r.sig);
+      // With near-dedup, one similar document is enough to drop this one.
+      int similar = opt.dedup == Dedup::kNear ? (near.FindSimilar(r.sig) >= 0 ? 1 : 0) : near.CountSimilar(r.sig);
       if (opt.dedup == Dedup::kNear && similar > 0) {
         ++dropped["near_duplicate"];
         continue;

@@ -220,16 +220,44 @@ void Expander::ExpandNode(const Node& n, int budget, std::string* out) {
       Append(dst, FormatDate(date, Modifier::kDateLong));
       break;
     case Node::Kind::kRepeat: {
+      // Iterations draw distinct top-level alternatives of the rule (a list
+      // never shows the same item twice) until all are used.
       const int64_t count = rng_->Range(n.lo, n.hi);
       const Rule& r = g_.rules()[n.target];
+      std::vector<char> used(r.alts.size(), 0);
+      size_t n_used = 0;
       for (int64_t k = 1; k <= count && !failed_; ++k) {
         if (r.min_depth > budget) break;  // cannot finish deeper: stop repeating
+        if (bytes_ > limits_.max_bytes) {
+          Fail(r.loc, absl::StrCat("document grew past ", limits_.max_bytes, " bytes while expanding '", r.name,
+                                   "' (lower the repetition counts or raise the limit)"));
+          break;
+        }
+        if (n_used == r.alts.size()) {
+          std::fill(used.begin(), used.end(), 0);
+          n_used = 0;
+        }
+        double total = 0;
+        for (size_t a = 0; a < r.alts.size(); ++a) {
+          if (!used[a] && r.alts[a].depth <= budget - 1) total += r.alts[a].weight;
+        }
+        if (total <= 0) break;
+        double x = rng_->Uniform() * total;
+        size_t pick = r.alts.size();
+        for (size_t a = 0; a < r.alts.size(); ++a) {
+          if (used[a] || r.alts[a].depth > budget - 1) continue;
+          pick = a;
+          if (x < r.alts[a].weight) break;
+          x -= r.alts[a].weight;
+        }
+        used[pick] = 1;
+        ++n_used;
         if (k > 1) Append(dst, n.sep);
         const size_t mark = scoped_.size();
         Value iter;
         iter.text = absl::StrCat(k);
         if (n_var_id_ >= 0) scoped_.emplace_back(n_var_id_, std::move(iter));
-        ExpandRule(n.target, budget, dst);
+        ExpandSeq(r.alts[pick].body, budget - 1, dst);
         scoped_.resize(mark);
       }
       break;
@@ -254,7 +282,7 @@ void NormalizeWhitespace(std::string* text) {
     if (c == ' ') {
       // Skip a space at the start of the text, after another space, before a
       // newline or before closing punctuation.
-      if (w == 0 || s[w - 1] == ' ') continue;
+      if (w == 0 || s[w - 1] == ' ' || s[w - 1] == '\n') continue;
       if (r + 1 < n) {
         char next = s[r + 1];
         if (next == ' ' || next == '\n') continue;

@@ -200,6 +200,10 @@ absl::Status Grammar::ResolveSeq(int file, Seq* seq) {
       case Node::Kind::kRepeat: {
         int amb;
         int r = files_[file].external ? -1 : FindVisible(file, n.text, &amb);
+        if (r < 0 && n.literal_fallback) {  // {$x=word}: no such rule, so the word itself
+          n.kind = Node::Kind::kText;
+          break;
+        }
         if (r < 0) return Error(n.loc, absl::StrCat("unknown rule '", n.text, "'"));
         if (amb >= 0) {
           return Error(n.loc, absl::StrCat("rule '", n.text, "' is ambiguous: defined at ", Where(rules_[r].loc),

@@ -80,29 +80,44 @@ uint64_t NearDuplicateIndex::BandKey(const MinHashSignature& sig, int band) {
   return h;
 }
 
-int64_t NearDuplicateIndex::FindSimilar(const MinHashSignature& sig) const {
-  for (int b = 0; b < kBands; ++b) {
+// Candidates are checked newest first, at most kMaxCandidates of them per
+// query: on pathological corpora (thousands of mutually similar documents
+// below the threshold) this keeps dedup linear, at a small cost in recall.
+template <typename Fn>
+void NearDuplicateIndex::ForCandidates(const MinHashSignature& sig, Fn fn) const {
+  int checked = 0;
+  std::vector<uint32_t> seen;
+  for (int b = 0; b < kBands && checked < kMaxCandidates; ++b) {
     auto it = buckets_[b].find(BandKey(sig, b));
     if (it == buckets_[b].end()) continue;
-    for (uint32_t k : it->second) {
-      if (EstimateJaccard(sig, sigs_[k]) >= threshold_) return ids_[k];
+    const std::vector<uint32_t>& list = it->second;
+    for (auto k = list.rbegin(); k != list.rend() && checked < kMaxCandidates; ++k) {
+      if (std::find(seen.begin(), seen.end(), *k) != seen.end()) continue;
+      seen.push_back(*k);
+      ++checked;
+      if (!fn(*k)) return;
     }
   }
-  return -1;
+}
+
+int64_t NearDuplicateIndex::FindSimilar(const MinHashSignature& sig) const {
+  int64_t found = -1;
+  ForCandidates(sig, [&](uint32_t k) {
+    if (EstimateJaccard(sig, sigs_[k]) >= threshold_) {
+      found = ids_[k];
+      return false;
+    }
+    return true;
+  });
+  return found;
 }
 
 int NearDuplicateIndex::CountSimilar(const MinHashSignature& sig) const {
-  std::vector<uint32_t> seen;
   int count = 0;
-  for (int b = 0; b < kBands; ++b) {
-    auto it = buckets_[b].find(BandKey(sig, b));
-    if (it == buckets_[b].end()) continue;
-    for (uint32_t k : it->second) {
-      if (std::find(seen.begin(), seen.end(), k) != seen.end()) continue;
-      seen.push_back(k);
-      count += EstimateJaccard(sig, sigs_[k]) >= threshold_;
-    }
-  }
+  ForCandidates(sig, [&](uint32_t k) {
+    count += EstimateJaccard(sig, sigs_[k]) >= threshold_;
+    return true;
+  });
   return count;
 }
 

@@ -38,7 +38,9 @@ class NearDuplicateIndex {
   size_t size() const { return sigs_.size(); }
 
  private:
-  static constexpr int kBands = 16, kRows = 8;
+  static constexpr int kBands = 16, kRows = 8, kMaxCandidates = 256;
+  template <typename Fn>
+  void ForCandidates(const MinHashSignature& sig, Fn fn) const;
   static uint64_t BandKey(const MinHashSignature& sig, int band);
   double threshold_;
   std::vector<MinHashSignature> sigs_;

@@ -75,8 +75,13 @@ bool WantsAn(const std::string& s) {
   char c = static_cast<char>(std::tolower(static_cast<unsigned char>(s[i])));
   if (initialism) return std::strchr("aefhilmnorsx", c) != nullptr;
   if (std::isdigit(static_cast<unsigned char>(s[i]))) {
-    return s[i] == '8' || StartsWithI(s, i, "11 ") || StartsWithI(s, i, "18 ") ||
-           StartsWithI(s, i, "11,") || StartsWithI(s, i, "18,");
+    // "an 8", "an 80", "an 11", "an 18", "an 11,000", "an 18,500"; "a 1,100".
+    if (s[i] == '8') return true;
+    int digits = 0;
+    for (size_t k = i; k < s.size() && (std::isdigit(static_cast<unsigned char>(s[k])) || s[k] == ','); ++k) {
+      digits += s[k] != ',';
+    }
+    return (StartsWithI(s, i, "11") || StartsWithI(s, i, "18")) && digits % 3 == 2;
   }
   for (const char* p : {"uni", "use", "usu", "uti", "ura", "eu", "one", "once", "ubi", "uk"}) {
     if (StartsWithI(s, i, p)) return false;
@@ -205,6 +210,9 @@ void ApplyModifier(Modifier m, std::string* s, int64_t date_days) {
       break;
     case Modifier::kCommas: Commas(s); break;
     case Modifier::kOrdinal: Ordinal(s); break;
+    case Modifier::kPad2:
+      if (s->size() == 1 && std::isdigit(static_cast<unsigned char>((*s)[0]))) s->insert(0, "0");
+      break;
     default:
       if (date_days != INT64_MIN) *s = FormatDate(date_days, m);
       break;

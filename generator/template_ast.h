@@ -22,6 +22,7 @@ enum class Modifier : uint8_t {
   // Date formats: valid only on dates.
   kDateLong, kDateShort, kDateIso, kDateNumeric, kDateDmy, kDateMonthYear,
   kDateYear, kDateMonth, kDateDay, kDateWeekday,
+  kPad2,  // numbers: zero-pad to two digits (7 -> 07); listed last, not a date format
 };
 bool IsDateModifier(Modifier m);
 
@@ -59,6 +60,7 @@ struct Node {
   int64_t lo = 0, hi = 0;         // kInt, kDate, kRepeat
   int target = -1;                // resolved rule index (kRule, kRepeat) or var index (kVar, kBind)
   int def = -1;                   // kVar: rule index of the variable's definition, -1 if none
+  bool literal_fallback = false;  // kRule from {$x=word}: plain text if no rule 'word' exists
 };
 
 }  // namespace sdft

@@ -27,7 +27,7 @@ constexpr ModifierName_ kModifiers[] = {
     {"numeric", Modifier::kDateNumeric},   {"dmy", Modifier::kDateDmy},
     {"month_year", Modifier::kDateMonthYear}, {"year", Modifier::kDateYear},
     {"month", Modifier::kDateMonth},       {"day", Modifier::kDateDay},
-    {"weekday", Modifier::kDateWeekday},
+    {"weekday", Modifier::kDateWeekday},   {"pad2", Modifier::kPad2},
 };
 
 bool IsIdentStart(char c) { return std::isalpha(static_cast<unsigned char>(c)) || c == '_'; }
@@ -250,7 +250,7 @@ class BodyParser {
     if (c == '$') {
       ++i_;
       n->text = ScanIdent();
-      if (n->text.empty()) return Error(open + 1, "expected a variable name after '$'");
+      if (n->text.empty()) return Error(open + 1, "expected a variable name after '$' (for a literal '$' write \\$)");
       if (Peek() == '=') {
         ++i_;
         n->kind = Node::Kind::kBind;
@@ -265,6 +265,7 @@ class BodyParser {
             ref.kind = Node::Kind::kRule;
             ref.loc = Loc(i_);
             ref.text = body_.substr(i_, j - i_);
+            ref.literal_fallback = true;
             alt.body.push_back(std::move(ref));
             n->alts.push_back(std::move(alt));
             i_ = j + 1;
@@ -309,7 +310,7 @@ class BodyParser {
     if (c == '*') {
       ++i_;
       n->kind = Node::Kind::kRepeat;
-      if (!ParseInt(&n->lo)) return Error(i_, "expected a count like {*2-5 rule}");
+      if (!ParseInt(&n->lo)) return Error(i_, "expected a count like {*2-5 rule} (for a literal '*' write \\*)");
       n->hi = n->lo;
       if (Peek() == '-') {
         ++i_;
@@ -415,7 +416,7 @@ absl::StatusOr<Alternative> ParseAlternative(std::string body, std::vector<std::
 
 }  // namespace
 
-bool IsDateModifier(Modifier m) { return m >= Modifier::kDateLong; }
+bool IsDateModifier(Modifier m) { return m >= Modifier::kDateLong && m <= Modifier::kDateWeekday; }
 
 bool ParseModifier(std::string_view name, Modifier* out) {
   for (const auto& m : kModifiers) {

@@ -136,6 +136,27 @@ TEST(CliTest, InterruptLeavesNoCompleteLookingOutput) {
   for (const auto& e : fs::directory_iterator(out)) ADD_FAILURE() << "left behind: " << e.path();
 }
 
+// The tokenizer stage through `sdft`, which execs sdft-tokenize.
+TEST(CliTest, TokenizeAndVerify) {
+  testing::ScratchDir dir;
+  ASSERT_EQ(RunCommand(Sdft() + " generate --quiet --templates " + TinyTemplates() + " --universe tiny --docs 400 --out " + (dir / "c")).exit_code, 0);
+  auto r = RunCommand(Sdft() + " tokenize --help");
+  EXPECT_EQ(r.exit_code, 0);
+  EXPECT_NE(r.output.find("--vocab-size"), std::string::npos);
+  r = RunCommand(Sdft() + " tokenize --quiet --input " + (dir / "c") + " --vocab-size 500 --out " + (dir / "tok"));
+  ASSERT_EQ(r.exit_code, 0) << r.output;
+  r = RunCommand(Sdft() + " verify " + (dir / "tok"));
+  EXPECT_EQ(r.exit_code, 0) << r.output;
+  EXPECT_NE(r.output.find("complete and intact"), std::string::npos);
+  fs::resize_file(dir / "tok/train_00000.bin", 10);
+  r = RunCommand(Sdft() + " verify " + (dir / "tok"));
+  EXPECT_EQ(r.exit_code, 1);
+  EXPECT_NE(r.output.find("train_00000.bin: truncated"), std::string::npos) << r.output;
+  r = RunCommand(Sdft() + " tokenize --input " + (dir / "nope") + " --vocab-size 500 --out " + (dir / "tok2"));
+  EXPECT_EQ(r.exit_code, 2);
+  EXPECT_NE(r.output.find("not found"), std::string::npos) << r.output;
+}
+
 // Every built-in universe loads with every built-in genre and yields documents.
 TEST(CliTest, BuiltInUniversesGenerate) {
   testing::ScratchDir dir;

@@ -1,0 +1,120 @@
+// sdft-tokenize: the SentencePiece side of sdft (`sdft tokenize`, `sdft verify`
+// exec this binary). It links SentencePiece and never LibTorch.
+#include <cstdio>
+#include <cstring>
+#include <string>
+#include <thread>
+#include <vector>
+
+#include "absl/strings/str_cat.h"
+#include "cli/flags.h"
+#include "common/interrupt.h"
+#include "tokenizer/tokenize_run.h"
+
+namespace sdft {
+namespace {
+
+int Fail(const absl::Status& s) {
+  if (absl::IsCancelled(s)) {
+    std::fprintf(stderr, "sdft: interrupted; no output was finished (rerun to restart)\n");
+    return 130;
+  }
+  std::fprintf(stderr, "sdft: %s\n", std::string(s.message()).c_str());
+  return 2;
+}
+
+int Tokenize(const std::vector<std::string>& args) {
+  TokenizeOptions opt;
+  opt.out_dir = "out/tokens";
+  int64_t vocab = 0, threads = std::max(1u, std::thread::hardware_concurrency());
+  uint64_t shard_mb = opt.max_shard_bytes >> 20;
+  bool quiet = false;
+  std::vector<std::string> input_args;
+  FlagSet flags("tokenize",
+                "sdft tokenize --input DIR_OR_JSONL[:WEIGHT] ... (--vocab-size V [--model-type bpe|unigram] | "
+                "--tokenizer FILE.model) [--val-fraction F] [--seed S] [--threads T] --out TOKDIR",
+                "Trains a SentencePiece tokenizer on the inputs (or loads one) and writes Megatron-LM token "
+                "shards (train_NNNNN/val_NNNNN .bin/.idx, one sequence per document with EOS), tokenizer.model, "
+                "vocab.tsv and manifest.json to TOKDIR. Weighted inputs are blended and shuffled.");
+  flags.Custom("input", "PATH[:W]", [&](const std::string& s) { input_args.push_back(s); return absl::OkStatus(); },
+               "a corpus directory or .jsonl file, optionally weighted (repeatable)");
+  flags.Int("vocab-size", &vocab, "train a tokenizer with this many pieces");
+  flags.String("model-type", &opt.model_type, "bpe or unigram (with --vocab-size)");
+  flags.String("tokenizer", &opt.tokenizer_path, "use an existing SentencePiece .model instead of training");
+  flags.UInt("train-sentences", &opt.train_sentences, "at most this many lines are sampled to train the tokenizer");
+  flags.Double("val-fraction", &opt.val_fraction, "fraction of documents in the validation split");
+  flags.UInt("seed", &opt.seed, "seed of the split, the blend and the shuffle");
+  flags.Int("threads", &threads, "encoding threads (output does not depend on it)");
+  flags.UInt("shard-mb", &shard_mb, "split .bin files past this many MiB");
+  flags.String("out", &opt.out_dir, "output token directory");
+  flags.Bool("force", &opt.force, "replace a finished or foreign output directory");
+  flags.Bool("quiet", &quiet, "no progress line and no summary");
+  std::vector<std::string> pos;
+  bool help = false;
+  if (absl::Status s = flags.Parse(args, &pos, &help); !s.ok()) return Fail(s);
+  if (help) {
+    std::fputs(flags.Help().c_str(), stdout);
+    return 0;
+  }
+  for (const std::string& p : pos) input_args.push_back(p);
+  for (const std::string& a : input_args) {
+    absl::StatusOr<TokenizeInput> in = ParseTokenizeInput(a);
+    if (!in.ok()) return Fail(in.status());
+    opt.inputs.push_back(*in);
+  }
+  if (vocab < 0 || vocab > 1000000) return Fail(absl::InvalidArgumentError("--vocab-size out of range"));
+  if (threads < 1 || threads > 1024) return Fail(absl::InvalidArgumentError("--threads must be between 1 and 1024"));
+  if (shard_mb < 1) return Fail(absl::InvalidArgumentError("--shard-mb must be at least 1"));
+  opt.vocab_size = static_cast<int>(vocab);
+  opt.threads = static_cast<int>(threads);
+  opt.max_shard_bytes = shard_mb << 20;
+  opt.progress = !quiet;
+  absl::StatusOr<TokenizeResult> r = RunTokenize(opt);
+  if (!r.ok()) return Fail(r.status());
+  if (!quiet) {
+    std::fprintf(stderr, "tokenize: %llu documents, %llu tokens (%.1f MB of text) in %.1f s (encoding %.1f s, %.0f tokens/s) -> %s\n",
+                 static_cast<unsigned long long>(r->documents), static_cast<unsigned long long>(r->tokens),
+                 r->text_bytes / 1e6, r->seconds, r->encode_seconds, r->tokens / std::max(1e-9, r->encode_seconds),
+                 opt.out_dir.c_str());
+  }
+  return 0;
+}
+
+int Verify(const std::vector<std::string>& args) {
+  FlagSet flags("verify", "sdft verify TOKDIR",
+                "Checks every file listed in TOKDIR/manifest.json (presence, size, sha256) and every shard's "
+                "index against its data. Exit 0 when all is well; otherwise names each bad file, exit 1.");
+  std::vector<std::string> pos;
+  bool help = false;
+  if (absl::Status s = flags.Parse(args, &pos, &help); !s.ok()) return Fail(s);
+  if (help) {
+    std::fputs(flags.Help().c_str(), stdout);
+    return 0;
+  }
+  if (pos.size() != 1) return Fail(absl::InvalidArgumentError("verify: give one token directory"));
+  absl::StatusOr<std::vector<std::string>> problems = VerifyTokenDir(pos[0]);
+  if (!problems.ok()) return Fail(problems.status());
+  for (const std::string& p : *problems) std::fprintf(stderr, "verify: %s\n", p.c_str());
+  if (!problems->empty()) {
+    std::fprintf(stderr, "verify: %zu problem(s) in %s\n", problems->size(), pos[0].c_str());
+    return 1;
+  }
+  std::printf("verify: %s is complete and intact\n", pos[0].c_str());
+  return 0;
+}
+
+}  // namespace
+}  // namespace sdft
+
+int main(int argc, char** argv) {
+  if (argc < 2) {
+    std::fprintf(stderr, "usage: sdft-tokenize tokenize|verify [flags] (normally run as `sdft tokenize`)\n");
+    return 2;
+  }
+  sdft::InstallInterruptHandler();
+  std::vector<std::string> args(argv + 2, argv + argc);
+  if (!std::strcmp(argv[1], "tokenize")) return sdft::Tokenize(args);
+  if (!std::strcmp(argv[1], "verify")) return sdft::Verify(args);
+  std::fprintf(stderr, "sdft-tokenize: unknown command '%s'\n", argv[1]);
+  return 2;
+}
