@@ -49,12 +49,15 @@ PER_DOC=$(python3 -c "print(max(1, $OUR_TOKENS // $DOCS))")
 BIG=$(( 70000000 / PER_DOC ))
 $SDFT generate --quiet --universe "$UNIVERSE" --docs "$BIG" --seed 2 --out "$TMP/big"
 T4=$(date +%s.%N)
-$SDFT tokenize --quiet --input "$TMP/big" --tokenizer "$MODEL" --threads 2 --out "$TMP/bigtok"
+/usr/bin/time -f "%M" -o "$TMP/rss" $SDFT tokenize --quiet --input "$TMP/big" --tokenizer "$MODEL" --threads 2 --out "$TMP/bigtok"
 T5=$(date +%s.%N)
+RSS_KB=$(tail -1 "$TMP/rss")
+INPUT_BYTES=$(stat -c %s "$TMP/big/docs.jsonl")
 python3 - <<PY
 import json
 m = json.load(open("$TMP/bigtok/manifest.json"))
 s = $T5 - $T4
 t = m["totals"]["tokens"]
 print(f"scale: {t/1e6:.1f}M tokens tokenized and sharded in {s:.1f} s   target 70M < 60 s: {'ok' if s < 60 and t >= 63e6 else 'MISSED'}")
+print(f"peak RSS {$RSS_KB/1024:.0f} MiB for {$INPUT_BYTES/2**20:.0f} MiB of input JSONL ({100*$RSS_KB*1024/$INPUT_BYTES:.0f}%)")
 PY
