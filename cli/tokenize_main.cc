@@ -8,6 +8,7 @@
 
 #include "absl/strings/str_cat.h"
 #include "cli/flags.h"
+#include "common/atomic_file.h"
 #include "common/interrupt.h"
 #include "tokenizer/tokenize_run.h"
 
@@ -103,6 +104,32 @@ int Verify(const std::vector<std::string>& args) {
   return 0;
 }
 
+// Prints the ids of a text (for sdft-torch, which cannot link SentencePiece).
+int Encode(const std::vector<std::string>& args) {
+  std::string model_path, text, text_file;
+  FlagSet flags("encode", "sdft-tokenize encode --tokenizer FILE.model (--text TEXT | --text-file FILE)",
+                "Prints the token ids of the text, space-separated.");
+  flags.String("tokenizer", &model_path, "SentencePiece model");
+  flags.String("text", &text, "text to encode");
+  flags.String("text-file", &text_file, "file holding the text to encode");
+  std::vector<std::string> pos;
+  bool help = false;
+  if (absl::Status s = flags.Parse(args, &pos, &help); !s.ok()) return Fail(s);
+  if (help) {
+    std::fputs(flags.Help().c_str(), stdout);
+    return 0;
+  }
+  if (!text_file.empty()) {
+    if (absl::Status s = ReadFile(text_file, &text); !s.ok()) return Fail(s);
+  }
+  absl::StatusOr<std::vector<int>> ids = EncodeText(model_path, text);
+  if (!ids.ok()) return Fail(ids.status());
+  std::string out;
+  for (size_t i = 0; i < ids->size(); ++i) absl::StrAppend(&out, i ? " " : "", (*ids)[i]);
+  std::printf("%s\n", out.c_str());
+  return 0;
+}
+
 }  // namespace
 }  // namespace sdft
 
@@ -115,6 +142,7 @@ int main(int argc, char** argv) {
   std::vector<std::string> args(argv + 2, argv + argc);
   if (!std::strcmp(argv[1], "tokenize")) return sdft::Tokenize(args);
   if (!std::strcmp(argv[1], "verify")) return sdft::Verify(args);
+  if (!std::strcmp(argv[1], "encode")) return sdft::Encode(args);
   std::fprintf(stderr, "sdft-tokenize: unknown command '%s'\n", argv[1]);
   return 2;
 }

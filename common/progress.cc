@@ -16,8 +16,9 @@ Progress::Progress(std::string label, uint64_t total, std::string unit)
 
 Progress::~Progress() { Finish(); }
 
-void Progress::Update(uint64_t done, uint64_t bytes) {
+void Progress::Update(uint64_t done, uint64_t bytes, const std::string& extra) {
   if (!enabled_) return;
+  extra_ = extra;
   auto now = std::chrono::steady_clock::now();
   if (drawn_ && now - last_draw_ < std::chrono::milliseconds(100)) return;
   last_draw_ = now;
@@ -37,6 +38,7 @@ void Progress::Draw(uint64_t done, uint64_t bytes, bool) {
   if (total_ > 0) absl::StrAppendFormat(&line, "/%d", total_);
   absl::StrAppendFormat(&line, " %s  %.0f %s/s", unit_, rate, unit_);
   if (bytes > 0 && secs > 0) absl::StrAppendFormat(&line, "  %.1f MB/s", bytes / secs / 1e6);
+  if (!extra_.empty()) absl::StrAppend(&line, "  ", extra_);
   if (total_ > 0 && rate > 0 && done <= total_) {
     absl::StrAppend(&line, "  ETA ", FormatDuration((total_ - done) / rate));
   }

@@ -16,13 +16,15 @@ class Progress {
   ~Progress();  // Finishes the line if anything was drawn.
 
   // Reports absolute progress: `done` units and `bytes` processed so far.
-  void Update(uint64_t done, uint64_t bytes = 0);
+  // `extra` (e.g. "loss 2.31") is shown after the rate.
+  void Update(uint64_t done, uint64_t bytes = 0, const std::string& extra = "");
   void Finish();
   bool enabled() const { return enabled_; }
   void set_enabled(bool e) { enabled_ = e; }
 
  private:
   void Draw(uint64_t done, uint64_t bytes, bool final);
+  std::string extra_;
   std::string label_, unit_;
   uint64_t total_;
   bool enabled_, drawn_ = false, finished_ = false;

@@ -9,7 +9,7 @@ PKGS=(
   libgtest-dev libgmock-dev libbenchmark-dev
   libsentencepiece-dev sentencepiece
   libtorch-dev libopenblas0-pthread
-  time hunspell hunspell-en-us python3
+  time hunspell hunspell-en-us python3 python3-torch
 )
 SUDO=""
 if [ "$(id -u)" -ne 0 ]; then SUDO="sudo"; fi

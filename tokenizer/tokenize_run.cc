@@ -595,6 +595,16 @@ absl::StatusOr<TokenizeResult> RunTokenize(const TokenizeOptions& opt) {
   return r;
 }
 
+absl::StatusOr<std::vector<int>> EncodeText(const std::string& model_path, const std::string& text) {
+  std::string bytes, error;
+  if (absl::Status s = ReadFile(model_path, &bytes); !s.ok()) return s;
+  std::unique_ptr<SpmModel> model = SpmModel::FromBytes(bytes, &error);
+  if (!model) return absl::InvalidArgumentError(absl::StrCat(model_path, ": not a readable SentencePiece model: ", error));
+  std::vector<int> ids;
+  if (!model->Encode(text, &ids, &error)) return absl::InternalError(error);
+  return ids;
+}
+
 absl::StatusOr<std::vector<std::string>> VerifyTokenDir(const std::string& dir_str) {
   const fs::path dir(dir_str);
   std::string text;

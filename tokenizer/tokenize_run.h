@@ -53,6 +53,9 @@ absl::StatusOr<TokenizeResult> RunTokenize(const TokenizeOptions& options);
 // its file. An unreadable manifest is an error status.
 absl::StatusOr<std::vector<std::string>> VerifyTokenDir(const std::string& dir);
 
+// Encodes one text with a SentencePiece model file.
+absl::StatusOr<std::vector<int>> EncodeText(const std::string& model_path, const std::string& text);
+
 }  // namespace sdft
 
 #endif  // SDFT_TOKENIZER_TOKENIZE_RUN_H_

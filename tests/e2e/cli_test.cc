@@ -157,6 +157,29 @@ TEST(CliTest, TokenizeAndVerify) {
   EXPECT_NE(r.output.find("not found"), std::string::npos) << r.output;
 }
 
+// Training and sampling through `sdft` (sdft-torch), when LibTorch was built.
+TEST(CliTest, TrainResumeAndSample) {
+  if (!fs::exists(testing::SourcePath("build/bin/sdft-torch")) && !fs::exists(std::string(SDFT_BINARY_DIR) + "/bin/sdft-torch")) {
+    GTEST_SKIP() << "sdft-torch not built";
+  }
+  testing::ScratchDir dir;
+  ASSERT_EQ(RunCommand(Sdft() + " generate --quiet --templates " + TinyTemplates() + " --universe tiny --docs 600 --out " + (dir / "c")).exit_code, 0);
+  ASSERT_EQ(RunCommand(Sdft() + " tokenize --quiet --input " + (dir / "c") + " --vocab-size 500 --out " + (dir / "tok")).exit_code, 0);
+  auto r = RunCommand(Sdft() + " train --quiet --config preset:tiny --data " + (dir / "tok") + " --out " + (dir / "run") + " --stop-after 10");
+  ASSERT_EQ(r.exit_code, 0) << r.output;
+  EXPECT_FALSE(fs::exists(dir / "run/model.safetensors")) << "not finished yet";
+  r = RunCommand(Sdft() + " train --quiet --config preset:tiny --data " + (dir / "tok") + " --out " + (dir / "run"));
+  ASSERT_EQ(r.exit_code, 0) << r.output;
+  EXPECT_TRUE(fs::exists(dir / "run/model.safetensors"));
+  r = RunCommand(Sdft() + " sample --run " + (dir / "run") + " --prompt 'Acme Robotics' --max-new-tokens 20 --temperature 0");
+  ASSERT_EQ(r.exit_code, 0) << r.output;
+  EXPECT_EQ(r.output.rfind("Acme Robotics", 0), 0u) << r.output;
+  EXPECT_GT(r.output.size(), 15u);
+  r = RunCommand(Sdft() + " train --config " + (dir / "nope.toml") + " --data " + (dir / "tok") + " --out " + (dir / "run2"));
+  EXPECT_EQ(r.exit_code, 2);
+  EXPECT_NE(r.output.find("nope.toml"), std::string::npos) << r.output;
+}
+
 // Every built-in universe loads with every built-in genre and yields documents.
 TEST(CliTest, BuiltInUniversesGenerate) {
   testing::ScratchDir dir;

@@ -1,0 +1,219 @@
+// sdft-torch: the LibTorch side of sdft (`sdft train`, `sdft sample` exec this
+// binary). It links LibTorch and never SentencePiece: prompts are encoded by
+// running sdft-tokenize, and ids are decoded through vocab.tsv.
+#include <unistd.h>
+
+#include <cstdio>
+#include <cstring>
+#include <filesystem>
+#include <string>
+#include <vector>
+
+#include <nlohmann/json.hpp>
+
+#include "absl/strings/numbers.h"
+#include "absl/strings/str_cat.h"
+#include "absl/strings/str_split.h"
+#include "cli/flags.h"
+#include "common/atomic_file.h"
+#include "common/interrupt.h"
+#include "common/rng.h"
+#include "training/checkpoint.h"
+#include "training/trainer.h"
+#include "training/vocab.h"
+
+namespace sdft {
+namespace {
+
+namespace fs = std::filesystem;
+
+int Fail(const absl::Status& s) {
+  if (absl::IsCancelled(s)) {
+    std::fprintf(stderr, "sdft: interrupted; rerun the same command to resume from the last checkpoint\n");
+    return 130;
+  }
+  std::fprintf(stderr, "sdft: %s\n", std::string(s.message()).c_str());
+  return 2;
+}
+
+std::string SelfDir() {
+  char buf[4096];
+  ssize_t n = readlink("/proc/self/exe", buf, sizeof(buf) - 1);
+  if (n <= 0) return ".";
+  buf[n] = '\0';
+  return fs::path(buf).parent_path().string();
+}
+
+int Train(const std::vector<std::string>& args) {
+  std::string config_path = "preset:small";
+  TrainOptions opt;
+  opt.out_dir = "out/run";
+  int64_t steps = 0, stop_after = -1, threads = -1;
+  bool quiet = false;
+  FlagSet flags("train", "sdft train --config FILE|preset:NAME --data TOKDIR [--init CHECKPOINT] --out RUNDIR",
+                "Pretrains (or, with --init, fine-tunes) the Llama-style model on TOKDIR's train split. Writes "
+                "RUNDIR/metrics.jsonl, checkpoints under RUNDIR/checkpoints (resumed automatically when the same "
+                "command is run again), and at the end RUNDIR/model.safetensors + config.json (Hugging Face Llama).");
+  flags.String("config", &config_path, "training config TOML, or preset:tiny / preset:small");
+  flags.String("data", &opt.data_dir, "token directory from sdft tokenize");
+  flags.String("init", &opt.init, "start from this checkpoint, run directory or Hugging Face Llama directory");
+  flags.String("out", &opt.out_dir, "run directory");
+  flags.Int("steps", &steps, "override train.steps");
+  flags.Int("stop-after", &stop_after, "stop after this many steps of this call (with a checkpoint); rerun to continue");
+  flags.Int("threads", &threads, "override train.threads");
+  flags.Bool("quiet", &quiet, "no progress line and no summary");
+  std::vector<std::string> pos;
+  bool help = false;
+  if (absl::Status s = flags.Parse(args, &pos, &help); !s.ok()) return Fail(s);
+  if (help) {
+    std::fputs(flags.Help().c_str(), stdout);
+    return 0;
+  }
+  if (opt.data_dir.empty()) return Fail(absl::InvalidArgumentError("train: --data TOKDIR is required"));
+  absl::StatusOr<TrainConfig> c = LoadTrainConfig(config_path);
+  if (!c.ok()) return Fail(c.status());
+  opt.config = *c;
+  opt.config_source = config_path;
+  if (steps > 0) opt.config.steps = steps;
+  if (threads >= 0) opt.config.threads = threads;
+  opt.stop_after = stop_after;
+  opt.progress = !quiet;
+  absl::StatusOr<TrainResult> r = RunTrain(opt);
+  if (!r.ok()) return Fail(r.status());
+  if (!quiet) {
+    std::fprintf(stderr, "train: step %lld, loss %.4f, val loss %.4f, %.0f tokens/s -> %s\n",
+                 static_cast<long long>(r->steps_done), r->final_loss, r->final_val_loss, r->tokens_per_second,
+                 opt.out_dir.c_str());
+  }
+  return 0;
+}
+
+// Encodes `text` with RUNDIR's tokenizer by running sdft-tokenize.
+absl::StatusOr<std::vector<int64_t>> EncodePrompt(const std::string& run, const std::string& text) {
+  const std::string tmp = (fs::temp_directory_path() / ("sdft_prompt_" + std::to_string(getpid()))).string();
+  if (absl::Status s = WriteFileAtomically(tmp, text); !s.ok()) return s;
+  const std::string cmd = absl::StrCat("'", SelfDir(), "/sdft-tokenize' encode --tokenizer '", run,
+                                       "/tokenizer.model' --text-file '", tmp, "'");
+  FILE* p = popen(cmd.c_str(), "r");
+  std::string out;
+  char buf[4096];
+  size_t n;
+  while (p && (n = fread(buf, 1, sizeof(buf), p)) > 0) out.append(buf, n);
+  int rc = p ? pclose(p) : -1;
+  std::remove(tmp.c_str());
+  if (rc != 0) return absl::InternalError(absl::StrCat("encoding the prompt failed (", cmd, ")"));
+  std::vector<int64_t> ids;
+  for (absl::string_view tok : absl::StrSplit(out, absl::ByAnyChar(" \n"), absl::SkipEmpty())) {
+    int64_t id;
+    if (!absl::SimpleAtoi(tok, &id)) return absl::InternalError("sdft-tokenize encode printed something else than ids");
+    ids.push_back(id);
+  }
+  return ids;
+}
+
+int Sample(const std::vector<std::string>& args) {
+  std::string run, prompt, ids_arg;
+  int64_t max_new = 200, threads = 0;
+  double temperature = 0.8;
+  uint64_t seed = 1;
+  FlagSet flags("sample", "sdft sample --run RUNDIR (--prompt TEXT | --ids 1,2,3) [--max-new-tokens N] [--temperature T]",
+                "Continues a prompt with a trained run's model (RUNDIR/model.safetensors, else its latest checkpoint) "
+                "and prints the text. Temperature 0 is greedy.");
+  flags.String("run", &run, "run directory");
+  flags.String("prompt", &prompt, "prompt text");
+  flags.String("ids", &ids_arg, "prompt as token ids instead");
+  flags.Int("max-new-tokens", &max_new, "tokens to generate (stops early at EOS)");
+  flags.Double("temperature", &temperature, "sampling temperature (0: greedy)");
+  flags.UInt("seed", &seed, "sampling seed");
+  flags.Int("threads", &threads, "threads (0: all)");
+  std::vector<std::string> pos;
+  bool help = false;
+  if (absl::Status s = flags.Parse(args, &pos, &help); !s.ok()) return Fail(s);
+  if (help) {
+    std::fputs(flags.Help().c_str(), stdout);
+    return 0;
+  }
+  if (run.empty()) return Fail(absl::InvalidArgumentError("sample: --run RUNDIR is required"));
+  if (threads > 0) torch::set_num_threads(static_cast<int>(threads));
+  std::vector<int64_t> ids;
+  if (!ids_arg.empty()) {
+    for (absl::string_view t : absl::StrSplit(ids_arg, ',', absl::SkipEmpty())) {
+      int64_t id;
+      if (!absl::SimpleAtoi(t, &id)) return Fail(absl::InvalidArgumentError(absl::StrCat("--ids: '", std::string(t), "' is not an id")));
+      ids.push_back(id);
+    }
+  } else {
+    absl::StatusOr<std::vector<int64_t>> enc = EncodePrompt(run, prompt);
+    if (!enc.ok()) return Fail(enc.status());
+    ids = *enc;
+  }
+  absl::StatusOr<Vocab> vocab = Vocab::Load((fs::path(run) / "vocab.tsv").string());
+  if (!vocab.ok()) return Fail(vocab.status());
+  // The finished model, or the latest checkpoint of an unfinished run.
+  std::string text;
+  absl::StatusOr<ModelConfig> mc = ReadHfConfig(run);
+  std::unique_ptr<Llama> model;
+  if (mc.ok()) {
+    model = std::make_unique<Llama>(*mc);
+    if (absl::Status s = ImportHf(*model, run); !s.ok()) return Fail(s);
+  } else {
+    std::string run_json, latest;
+    if (!ReadFile((fs::path(run) / "run.json").string(), &run_json).ok() ||
+        !ReadFile((fs::path(run) / "latest").string(), &latest).ok()) {
+      return Fail(absl::NotFoundError(absl::StrCat(run, ": no finished model and no checkpoint")));
+    }
+    auto j = nlohmann::json::parse(run_json, nullptr, false);
+    absl::StatusOr<TrainConfig> tc = TrainConfigFromJson(j["config"].dump());
+    if (!tc.ok()) return Fail(tc.status());
+    model = std::make_unique<Llama>(tc->model);
+    while (!latest.empty() && latest.back() == '\n') latest.pop_back();
+    absl::StatusOr<TensorMap> t = LoadTensorMap((fs::path(run) / "checkpoints" / latest / "model.safetensors").string());
+    if (!t.ok()) return Fail(t.status());
+    if (absl::Status s = LoadModelTensors(*model, *t, run); !s.ok()) return Fail(s);
+  }
+  Llama& m = *model;
+  m->eval();
+  torch::NoGradGuard no_grad;
+  Rng rng(seed);
+  std::vector<int64_t> out;
+  const int64_t eos = 2;
+  for (int64_t i = 0; i < max_new; ++i) {
+    std::vector<int64_t> ctx(ids.end() - std::min<size_t>(ids.size(), m->config.max_seq_len), ids.end());
+    torch::Tensor x = torch::tensor(ctx, torch::kInt64).unsqueeze(0);
+    torch::Tensor logits = m->forward(x).select(1, x.size(1) - 1).squeeze(0);
+    int64_t next;
+    if (temperature <= 0) {
+      next = logits.argmax().item<int64_t>();
+    } else {
+      torch::Tensor probs = torch::softmax(logits / temperature, -1).contiguous();
+      const float* p = probs.data_ptr<float>();
+      double u = rng.Uniform(), acc = 0;
+      next = probs.size(0) - 1;
+      for (int64_t k = 0; k < probs.size(0); ++k) {
+        acc += p[k];
+        if (u < acc) { next = k; break; }
+      }
+    }
+    if (next == eos) break;
+    ids.push_back(next);
+    out.push_back(next);
+  }
+  std::printf("%s%s\n", prompt.c_str(), vocab->Decode(out).c_str());
+  return 0;
+}
+
+}  // namespace
+}  // namespace sdft
+
+int main(int argc, char** argv) {
+  if (argc < 2) {
+    std::fprintf(stderr, "usage: sdft-torch train|sample [flags] (normally run as `sdft train`)\n");
+    return 2;
+  }
+  sdft::InstallInterruptHandler();
+  std::vector<std::string> args(argv + 2, argv + argc);
+  if (!std::strcmp(argv[1], "train")) return sdft::Train(args);
+  if (!std::strcmp(argv[1], "sample")) return sdft::Sample(args);
+  std::fprintf(stderr, "sdft-torch: unknown command '%s'\n", argv[1]);
+  return 2;
+}

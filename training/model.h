@@ -1,0 +1,84 @@
+// A small Llama-style decoder-only transformer in LibTorch: token embedding,
+// RMSNorm, rotary position embeddings (Hugging Face "rotate_half" layout),
+// causal multi-head attention through the fused attention op, SwiGLU MLP,
+// optional tied embeddings. Parameter names follow Hugging Face's
+// LlamaForCausalLM (minus the "model." prefix), so export is a renaming.
+#ifndef SDFT_TRAINING_MODEL_H_
+#define SDFT_TRAINING_MODEL_H_
+
+#include <torch/torch.h>
+
+#include <cstdint>
+#include <string>
+
+namespace sdft {
+
+struct ModelConfig {
+  int64_t vocab_size = 0;
+  int64_t d_model = 128;
+  int64_t n_layers = 4;
+  int64_t n_heads = 4;
+  int64_t d_ff = 384;        // SwiGLU hidden size
+  int64_t max_seq_len = 128;
+  double norm_eps = 1e-5;
+  double rope_theta = 10000.0;
+  bool tie_embeddings = true;
+
+  int64_t head_dim() const { return d_model / n_heads; }
+};
+
+struct RMSNormImpl : torch::nn::Module {
+  RMSNormImpl(int64_t dim, double eps);
+  torch::Tensor forward(const torch::Tensor& x);
+  torch::Tensor weight;
+  double eps;
+};
+TORCH_MODULE(RMSNorm);
+
+struct AttentionImpl : torch::nn::Module {
+  explicit AttentionImpl(const ModelConfig& c);
+  // x: [B, T, D]; cos/sin: [T, head_dim]
+  torch::Tensor forward(const torch::Tensor& x, const torch::Tensor& cos, const torch::Tensor& sin);
+  torch::nn::Linear q_proj{nullptr}, k_proj{nullptr}, v_proj{nullptr}, o_proj{nullptr};
+  int64_t n_heads, head_dim;
+};
+TORCH_MODULE(Attention);
+
+struct MlpImpl : torch::nn::Module {
+  explicit MlpImpl(const ModelConfig& c);
+  torch::Tensor forward(const torch::Tensor& x);  // down(silu(gate(x)) * up(x))
+  torch::nn::Linear gate_proj{nullptr}, up_proj{nullptr}, down_proj{nullptr};
+};
+TORCH_MODULE(Mlp);
+
+struct BlockImpl : torch::nn::Module {
+  explicit BlockImpl(const ModelConfig& c);
+  torch::Tensor forward(const torch::Tensor& x, const torch::Tensor& cos, const torch::Tensor& sin);
+  RMSNorm input_layernorm{nullptr}, post_attention_layernorm{nullptr};
+  Attention self_attn{nullptr};
+  Mlp mlp{nullptr};
+};
+TORCH_MODULE(Block);
+
+struct LlamaImpl : torch::nn::Module {
+  explicit LlamaImpl(const ModelConfig& c);
+  // tokens: [B, T] int64 -> logits [B, T, vocab]
+  torch::Tensor forward(const torch::Tensor& tokens);
+  int64_t num_parameters() const;
+
+  ModelConfig config;
+  torch::nn::Embedding embed_tokens{nullptr};
+  torch::nn::ModuleList layers;
+  RMSNorm norm{nullptr};
+  torch::nn::Linear lm_head{nullptr};  // null when tied to embed_tokens
+  torch::Tensor rope_cos, rope_sin;    // buffers: [max_seq_len, head_dim]
+};
+TORCH_MODULE(Llama);
+
+// Weight initialisation (GPT-2 style: N(0, 0.02), residual projections
+// scaled by 1/sqrt(2 * n_layers), norms at 1), from the global torch seed.
+void InitWeights(Llama& model);
+
+}  // namespace sdft
+
+#endif  // SDFT_TRAINING_MODEL_H_

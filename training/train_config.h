@@ -1,0 +1,47 @@
+// Training configuration: a TOML file (or a built-in preset) with a [model]
+// and a [train] table. Presets: "tiny" (tests), "small" (~1.5M parameters,
+// the default experiment's size). Unknown keys and bad values are errors
+// naming file:line:col. See docs/training.md.
+#ifndef SDFT_TRAINING_TRAIN_CONFIG_H_
+#define SDFT_TRAINING_TRAIN_CONFIG_H_
+
+#include <cstdint>
+#include <string>
+
+#include "absl/status/statusor.h"
+#include "training/model.h"
+
+namespace sdft {
+
+struct TrainConfig {
+  ModelConfig model;  // vocab_size comes from the data
+  int64_t steps = 2000;
+  int64_t batch_size = 16;
+  int64_t seq_len = 128;
+  int64_t grad_accum = 1;
+  double lr = 3e-3;
+  double min_lr = 3e-4;
+  int64_t warmup_steps = 100;
+  double weight_decay = 0.1;
+  double beta1 = 0.9, beta2 = 0.95, adam_eps = 1e-8;
+  double grad_clip = 1.0;
+  int64_t log_every = 10;
+  int64_t eval_every = 200;
+  int64_t eval_batches = 8;
+  int64_t checkpoint_every = 500;
+  int64_t keep_checkpoints = 2;
+  uint64_t seed = 1;
+  int64_t threads = 0;  // 0: all cores
+};
+
+TrainConfig PresetConfig(const std::string& name, bool* found);
+// `path` is a TOML file, or "preset:NAME".
+absl::StatusOr<TrainConfig> LoadTrainConfig(const std::string& path);
+// The learning rate at `step`: linear warmup, then cosine decay to min_lr.
+double LearningRate(const TrainConfig& c, int64_t step);
+std::string TrainConfigToJson(const TrainConfig& c);
+absl::StatusOr<TrainConfig> TrainConfigFromJson(const std::string& json);
+
+}  // namespace sdft
+
+#endif  // SDFT_TRAINING_TRAIN_CONFIG_H_

@@ -1,0 +1,318 @@
+#include "training/trainer.h"
+
+#include <chrono>
+#include <cmath>
+#include <cstdio>
+#include <filesystem>
+
+#include <nlohmann/json.hpp>
+
+#include "absl/strings/str_cat.h"
+#include "absl/strings/str_format.h"
+#include "common/atomic_file.h"
+#include "common/interrupt.h"
+#include "common/progress.h"
+#include "training/checkpoint.h"
+#include "training/model.h"
+#include "training/token_data.h"
+
+namespace sdft {
+namespace {
+
+namespace fs = std::filesystem;
+using json = nlohmann::ordered_json;
+
+// AdamW, written out: decoupled weight decay only on matrices (embeddings and
+// projections), never on norm gains. State is two tensors per parameter.
+struct AdamW {
+  std::vector<std::string> names;
+  std::vector<torch::Tensor> params, m, v;
+  std::vector<bool> decay;
+  int64_t t = 0;
+
+  explicit AdamW(Llama& model) {
+    for (auto& item : model->named_parameters()) {
+      names.push_back(item.key());
+      params.push_back(item.value());
+      m.push_back(torch::zeros_like(item.value()));
+      v.push_back(torch::zeros_like(item.value()));
+      decay.push_back(item.value().dim() >= 2);
+    }
+  }
+
+  void Step(const TrainConfig& c, double lr) {
+    torch::NoGradGuard no_grad;
+    ++t;
+    const double bc1 = 1.0 - std::pow(c.beta1, t), bc2 = 1.0 - std::pow(c.beta2, t);
+    for (size_t i = 0; i < params.size(); ++i) {
+      torch::Tensor& p = params[i];
+      if (!p.grad().defined()) continue;
+      const torch::Tensor& g = p.grad();
+      if (decay[i] && c.weight_decay > 0) p.mul_(1.0 - lr * c.weight_decay);
+      m[i].mul_(c.beta1).add_(g, 1.0 - c.beta1);
+      v[i].mul_(c.beta2).addcmul_(g, g, 1.0 - c.beta2);
+      torch::Tensor denom = (v[i] / bc2).sqrt_().add_(c.adam_eps);
+      p.addcdiv_(m[i], denom, -lr / bc1);
+    }
+  }
+
+  TensorMap State() const {
+    TensorMap s;
+    for (size_t i = 0; i < names.size(); ++i) {
+      s["m." + names[i]] = m[i];
+      s["v." + names[i]] = v[i];
+    }
+    return s;
+  }
+
+  absl::Status Load(const TensorMap& s, const std::string& source) {
+    torch::NoGradGuard no_grad;
+    for (size_t i = 0; i < names.size(); ++i) {
+      auto mi = s.find("m." + names[i]), vi = s.find("v." + names[i]);
+      if (mi == s.end() || vi == s.end()) return absl::DataLossError(absl::StrCat(source, ": no optimizer state for '", names[i], "'"));
+      m[i].copy_(mi->second);
+      v[i].copy_(vi->second);
+    }
+    return absl::OkStatus();
+  }
+};
+
+std::string StepName(int64_t step) { return absl::StrFormat("step_%08d", step); }
+
+// A checkpoint is a directory written under a temporary name and renamed
+// into place; "latest" (written atomically, last) names the newest.
+absl::Status SaveCheckpoint(const fs::path& run, Llama& model, const AdamW& opt, int64_t step,
+                            const TrainConfig& c, int64_t keep) {
+  const fs::path dir = run / "checkpoints", tmp = dir / ("." + StepName(step) + ".tmp"), final_dir = dir / StepName(step);
+  std::error_code ec;
+  fs::remove_all(tmp, ec);
+  fs::create_directories(tmp, ec);
+  if (ec) return absl::InternalError(absl::StrCat(tmp.string(), ": cannot create: ", ec.message()));
+  if (absl::Status s = SaveTensorMap((tmp / "model.safetensors").string(), ModelTensors(model)); !s.ok()) return s;
+  if (absl::Status s = SaveTensorMap((tmp / "optimizer.safetensors").string(), opt.State()); !s.ok()) return s;
+  json state = {{"step", step}, {"adam_t", opt.t}, {"config", json::parse(TrainConfigToJson(c))}};
+  if (absl::Status s = WriteFileAtomically((tmp / "state.json").string(), state.dump(2) + "\n"); !s.ok()) return s;
+  fs::remove_all(final_dir, ec);
+  fs::rename(tmp, final_dir, ec);
+  if (ec) return absl::InternalError(absl::StrCat(final_dir.string(), ": rename failed: ", ec.message()));
+  if (absl::Status s = SyncDirectory(dir.string()); !s.ok()) return s;
+  if (absl::Status s = WriteFileAtomically((run / "latest").string(), StepName(step) + "\n"); !s.ok()) return s;
+  // Keep the newest `keep` checkpoints.
+  std::vector<fs::path> all;
+  for (const auto& e : fs::directory_iterator(dir)) {
+    if (e.path().filename().string().rfind("step_", 0) == 0) all.push_back(e.path());
+  }
+  std::sort(all.begin(), all.end());
+  for (size_t i = 0; i + keep < all.size(); ++i) fs::remove_all(all[i], ec);
+  return absl::OkStatus();
+}
+
+struct Loaded {
+  int64_t step = 0, adam_t = 0;
+  TensorMap model, optimizer;
+};
+
+// Reads a checkpoint directory (or a run directory's latest checkpoint).
+absl::StatusOr<Loaded> LoadCheckpoint(const fs::path& path, bool with_optimizer) {
+  fs::path dir = path;
+  if (fs::exists(path / "latest")) {
+    std::string name;
+    if (absl::Status s = ReadFile((path / "latest").string(), &name); !s.ok()) return s;
+    while (!name.empty() && (name.back() == '\n' || name.back() == ' ')) name.pop_back();
+    dir = path / "checkpoints" / name;
+  }
+  std::string text;
+  if (absl::Status s = ReadFile((dir / "state.json").string(), &text); !s.ok()) {
+    return absl::NotFoundError(absl::StrCat(dir.string(), ": not a checkpoint (no state.json)"));
+  }
+  auto state = json::parse(text, nullptr, false);
+  if (state.is_discarded() || !state.contains("step")) {
+    return absl::DataLossError(absl::StrCat((dir / "state.json").string(), ": corrupted"));
+  }
+  Loaded l;
+  l.step = state["step"];
+  l.adam_t = state.value("adam_t", int64_t{0});
+  absl::StatusOr<TensorMap> m = LoadTensorMap((dir / "model.safetensors").string());
+  if (!m.ok()) return m.status();
+  l.model = std::move(*m);
+  if (with_optimizer) {
+    absl::StatusOr<TensorMap> o = LoadTensorMap((dir / "optimizer.safetensors").string());
+    if (!o.ok()) return o.status();
+    l.optimizer = std::move(*o);
+  }
+  return l;
+}
+
+double CrossEntropy(Llama& model, const torch::Tensor& batch, torch::Tensor* loss_out) {
+  const int64_t T = batch.size(1) - 1;
+  torch::Tensor x = batch.narrow(1, 0, T), y = batch.narrow(1, 1, T);
+  torch::Tensor logits = model->forward(x);
+  torch::Tensor loss = torch::nn::functional::cross_entropy(logits.reshape({-1, logits.size(-1)}), y.reshape({-1}));
+  if (loss_out) *loss_out = loss;
+  return loss.item<double>();
+}
+
+}  // namespace
+
+absl::StatusOr<TrainResult> RunTrain(const TrainOptions& opt) {
+  TrainConfig c = opt.config;
+  if (c.threads > 0) torch::set_num_threads(static_cast<int>(c.threads));
+  absl::StatusOr<std::unique_ptr<TokenData>> train = TokenData::Open(opt.data_dir, "train");
+  if (!train.ok()) return train.status();
+  absl::StatusOr<std::unique_ptr<TokenData>> val = TokenData::Open(opt.data_dir, "val");
+  const bool have_val = val.ok();
+  c.model.vocab_size = (*train)->vocab_size();
+
+  const fs::path run(opt.out_dir);
+  std::error_code ec;
+  const bool resuming = fs::exists(run / "latest");
+  if (!resuming && fs::exists(run) && !fs::is_empty(run)) {
+    return absl::AlreadyExistsError(absl::StrCat(opt.out_dir, ": exists and holds no checkpoint to resume"));
+  }
+  fs::create_directories(run / "checkpoints", ec);
+  if (ec) return absl::InternalError(absl::StrCat(opt.out_dir, ": cannot create: ", ec.message()));
+
+  // The model: random init, or weights from --init (a checkpoint or a
+  // Hugging Face directory, whose architecture then wins over the config).
+  if (!opt.init.empty() && fs::exists(fs::path(opt.init) / "config.json") && !fs::exists(fs::path(opt.init) / "state.json") &&
+      !fs::exists(fs::path(opt.init) / "latest")) {
+    absl::StatusOr<ModelConfig> hf = ReadHfConfig(opt.init);
+    if (!hf.ok()) return hf.status();
+    c.model = *hf;
+  }
+  if (c.model.vocab_size != (*train)->vocab_size()) {
+    return absl::InvalidArgumentError(absl::StrCat("--init model has a vocabulary of ", c.model.vocab_size,
+                                                   " but the data's tokenizer has ", (*train)->vocab_size()));
+  }
+  if (c.seq_len > c.model.max_seq_len) c.seq_len = c.model.max_seq_len;
+  torch::manual_seed(c.seed);
+  Llama model(c.model);
+  InitWeights(model);
+  AdamW adam(model);
+  int64_t start = 0;
+  if (resuming) {
+    absl::StatusOr<Loaded> ck = LoadCheckpoint(run, true);
+    if (!ck.ok()) return ck.status();
+    if (absl::Status s = LoadModelTensors(model, ck->model, opt.out_dir); !s.ok()) return s;
+    if (absl::Status s = adam.Load(ck->optimizer, opt.out_dir); !s.ok()) return s;
+    start = ck->step;
+    adam.t = ck->adam_t;
+  } else if (!opt.init.empty()) {
+    if (fs::exists(fs::path(opt.init) / "state.json") || fs::exists(fs::path(opt.init) / "latest")) {
+      absl::StatusOr<Loaded> ck = LoadCheckpoint(opt.init, false);
+      if (!ck.ok()) return ck.status();
+      if (absl::Status s = LoadModelTensors(model, ck->model, opt.init); !s.ok()) return s;
+    } else {
+      if (absl::Status s = ImportHf(model, opt.init); !s.ok()) return s;
+    }
+  }
+  // Record what this run is (once), and ship the tokenizer with it.
+  if (!resuming) {
+    json info = {{"config", json::parse(TrainConfigToJson(c))}, {"config_source", opt.config_source},
+                 {"data", fs::absolute(opt.data_dir).string()}, {"init", opt.init},
+                 {"parameters", model->num_parameters()}};
+    if (absl::Status s = WriteFileAtomically((run / "run.json").string(), info.dump(2) + "\n"); !s.ok()) return s;
+    for (const char* f : {"tokenizer.model", "vocab.tsv"}) {
+      if (fs::exists(fs::path(opt.data_dir) / f)) fs::copy_file(fs::path(opt.data_dir) / f, run / f, fs::copy_options::overwrite_existing, ec);
+    }
+  }
+
+  // metrics.jsonl: appended; on resume, lines past the checkpoint are dropped.
+  const std::string metrics_path = (run / "metrics.jsonl").string();
+  {
+    std::string old, kept;
+    ReadFile(metrics_path, &old).IgnoreError();
+    for (size_t p = 0; p < old.size();) {
+      size_t q = old.find('\n', p);
+      if (q == std::string::npos) break;
+      auto j = json::parse(old.substr(p, q - p), nullptr, false);
+      if (!j.is_discarded() && j.value("step", int64_t{0}) <= start) kept += old.substr(p, q - p + 1);
+      p = q + 1;
+    }
+    if (absl::Status s = WriteFileAtomically(metrics_path, kept); !s.ok()) return s;
+  }
+  std::FILE* metrics = std::fopen(metrics_path.c_str(), "ab");
+  if (metrics == nullptr) return absl::InternalError(absl::StrCat(metrics_path, ": cannot open"));
+
+  TrainResult result;
+  const int64_t end = opt.stop_after >= 0 ? std::min(c.steps, start + opt.stop_after) : c.steps;
+  const int64_t tokens_per_step = c.batch_size * c.grad_accum * c.seq_len;
+  Progress progress("train", end - start, "steps");
+  if (!opt.progress) progress.set_enabled(false);
+  auto t0 = std::chrono::steady_clock::now();
+  double last_loss = 0, last_val = std::nan("");
+  auto evaluate = [&]() {
+    if (!have_val) return std::nan("");
+    torch::NoGradGuard no_grad;
+    double sum = 0;
+    for (int64_t i = 0; i < c.eval_batches; ++i) sum += CrossEntropy(model, (*val)->Batch(c.seed ^ 0x7A1, i, 0, c.batch_size, c.seq_len + 1), nullptr);
+    return sum / c.eval_batches;
+  };
+
+  for (int64_t step = start; step < end; ++step) {
+    if (Interrupted()) {
+      std::fclose(metrics);
+      return absl::CancelledError("interrupted");
+    }
+    const double lr = LearningRate(c, step);
+    model->zero_grad();
+    double loss_sum = 0;
+    for (int64_t micro = 0; micro < c.grad_accum; ++micro) {
+      torch::Tensor loss;
+      const double l = CrossEntropy(model, (*train)->Batch(c.seed, step, micro, c.batch_size, c.seq_len + 1), &loss);
+      if (!std::isfinite(l)) {
+        std::fclose(metrics);
+        return absl::InternalError(absl::StrCat("step ", step, ": the loss is ", l, "; stopping. The last good checkpoint is ",
+                                                (run / "latest").string(), " (lower train.lr or raise train.warmup_steps)"));
+      }
+      (loss / static_cast<double>(c.grad_accum)).backward();
+      loss_sum += l;
+    }
+    const double loss = loss_sum / c.grad_accum;
+    double grad_norm = 0;
+    if (c.grad_clip > 0) {
+      grad_norm = torch::nn::utils::clip_grad_norm_(model->parameters(), c.grad_clip);
+    } else {
+      for (const auto& p : model->parameters()) {
+        if (p.grad().defined()) grad_norm += p.grad().pow(2).sum().item<double>();
+      }
+      grad_norm = std::sqrt(grad_norm);
+    }
+    adam.Step(c, lr);
+    last_loss = loss;
+    result.losses.push_back(loss);
+
+    const int64_t done = step + 1;
+    const double secs = std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count();
+    const double tps = (done - start) * tokens_per_step / std::max(secs, 1e-9);
+    const bool eval_now = done % c.eval_every == 0 || done == c.steps;
+    if (eval_now) last_val = evaluate();
+    if (done % c.log_every == 0 || eval_now || done == end) {
+      json line = {{"step", done}, {"loss", loss}, {"lr", lr}, {"grad_norm", grad_norm}, {"tokens_per_s", tps}};
+      if (eval_now && std::isfinite(last_val)) line["val_loss"] = last_val;
+      std::string s = line.dump() + "\n";
+      std::fwrite(s.data(), 1, s.size(), metrics);
+      std::fflush(metrics);
+    }
+    progress.Update(done - start, 0, absl::StrFormat("loss %.4f", loss));
+    if (done % c.checkpoint_every == 0 || done == end) {
+      if (absl::Status s = SaveCheckpoint(run, model, adam, done, c, c.keep_checkpoints); !s.ok()) {
+        std::fclose(metrics);
+        return s;
+      }
+    }
+    result.tokens_per_second = tps;
+  }
+  std::fclose(metrics);
+  progress.Finish();
+  result.steps_done = end;
+  result.final_loss = last_loss;
+  result.final_val_loss = last_val;
+  if (end == c.steps) {
+    // The finished model, in the layout Hugging Face reads.
+    if (absl::Status s = ExportHf(model, opt.out_dir, 1, (*train)->eos_id()); !s.ok()) return s;
+  }
+  return result;
+}
+
+}  // namespace sdft
