@@ -94,7 +94,7 @@ absl::Status ExportHf(Llama& model, const std::string& dir, int64_t bos_id, int6
   j["intermediate_size"] = c.d_ff;
   j["num_hidden_layers"] = c.n_layers;
   j["num_attention_heads"] = c.n_heads;
-  j["num_key_value_heads"] = c.n_heads;
+  j["num_key_value_heads"] = c.kv_heads();
   j["max_position_embeddings"] = c.max_seq_len;
   j["rms_norm_eps"] = c.norm_eps;
   j["rope_theta"] = c.rope_theta;
@@ -128,9 +128,12 @@ absl::StatusOr<ModelConfig> ReadHfConfig(const std::string& dir) {
     c.norm_eps = j.value("rms_norm_eps", 1e-5);
     c.rope_theta = j.value("rope_theta", 10000.0);
     c.tie_embeddings = j.value("tie_word_embeddings", false);
-    if (j.value("num_key_value_heads", c.n_heads) != c.n_heads) {
-      return absl::InvalidArgumentError(absl::StrCat(path, ": grouped-query attention (num_key_value_heads != ",
-                                                     "num_attention_heads) is not supported"));
+    c.n_kv_heads = j.value("num_key_value_heads", c.n_heads);
+    if (c.n_kv_heads <= 0 || c.n_heads % c.n_kv_heads != 0) {
+      return absl::InvalidArgumentError(absl::StrCat(path, ": num_attention_heads must be a multiple of num_key_value_heads"));
+    }
+    if (j.contains("rope_scaling") && !j["rope_scaling"].is_null()) {
+      return absl::InvalidArgumentError(absl::StrCat(path, ": rope_scaling is not supported"));
     }
   } catch (const std::exception& e) {
     return absl::DataLossError(absl::StrCat(path, ": ", e.what()));

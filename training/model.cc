@@ -14,11 +14,12 @@ torch::Tensor RMSNormImpl::forward(const torch::Tensor& x) {
   return x * torch::rsqrt(x.pow(2).mean(-1, /*keepdim=*/true) + eps) * weight;
 }
 
-AttentionImpl::AttentionImpl(const ModelConfig& c) : n_heads(c.n_heads), head_dim(c.head_dim()) {
+AttentionImpl::AttentionImpl(const ModelConfig& c)
+    : n_heads(c.n_heads), n_kv_heads(c.kv_heads()), head_dim(c.head_dim()) {
   auto linear = [&](int64_t in, int64_t out) { return torch::nn::Linear(torch::nn::LinearOptions(in, out).bias(false)); };
   q_proj = register_module("q_proj", linear(c.d_model, c.d_model));
-  k_proj = register_module("k_proj", linear(c.d_model, c.d_model));
-  v_proj = register_module("v_proj", linear(c.d_model, c.d_model));
+  k_proj = register_module("k_proj", linear(c.d_model, n_kv_heads * head_dim));
+  v_proj = register_module("v_proj", linear(c.d_model, n_kv_heads * head_dim));
   o_proj = register_module("o_proj", linear(c.d_model, c.d_model));
 }
 
@@ -32,10 +33,14 @@ static torch::Tensor ApplyRope(const torch::Tensor& x, const torch::Tensor& cos,
 
 torch::Tensor AttentionImpl::forward(const torch::Tensor& x, const torch::Tensor& cos, const torch::Tensor& sin) {
   const int64_t B = x.size(0), T = x.size(1);
-  auto heads = [&](const torch::Tensor& t) { return t.view({B, T, n_heads, head_dim}).transpose(1, 2); };
-  torch::Tensor q = ApplyRope(heads(q_proj(x)), cos, sin);
-  torch::Tensor k = ApplyRope(heads(k_proj(x)), cos, sin);
-  torch::Tensor v = heads(v_proj(x));
+  auto heads = [&](const torch::Tensor& t, int64_t h) { return t.view({B, T, h, head_dim}).transpose(1, 2); };
+  torch::Tensor q = ApplyRope(heads(q_proj(x), n_heads), cos, sin);
+  torch::Tensor k = ApplyRope(heads(k_proj(x), n_kv_heads), cos, sin);
+  torch::Tensor v = heads(v_proj(x), n_kv_heads);
+  if (n_kv_heads != n_heads) {  // grouped-query attention: share each k/v head
+    k = k.repeat_interleave(n_heads / n_kv_heads, 1);
+    v = v.repeat_interleave(n_heads / n_kv_heads, 1);
+  }
 #if TORCH_VERSION_MAJOR >= 2
   torch::Tensor y = at::scaled_dot_product_attention(q, k, v, {}, 0.0, /*is_causal=*/true);
 #else

@@ -23,8 +23,10 @@ struct ModelConfig {
   double norm_eps = 1e-5;
   double rope_theta = 10000.0;
   bool tie_embeddings = true;
+  int64_t n_kv_heads = 0;    // grouped-query attention; 0: = n_heads
 
   int64_t head_dim() const { return d_model / n_heads; }
+  int64_t kv_heads() const { return n_kv_heads > 0 ? n_kv_heads : n_heads; }
 };
 
 struct RMSNormImpl : torch::nn::Module {
@@ -40,7 +42,7 @@ struct AttentionImpl : torch::nn::Module {
   // x: [B, T, D]; cos/sin: [T, head_dim]
   torch::Tensor forward(const torch::Tensor& x, const torch::Tensor& cos, const torch::Tensor& sin);
   torch::nn::Linear q_proj{nullptr}, k_proj{nullptr}, v_proj{nullptr}, o_proj{nullptr};
-  int64_t n_heads, head_dim;
+  int64_t n_heads, n_kv_heads, head_dim;
 };
 TORCH_MODULE(Attention);
 

@@ -100,6 +100,7 @@ absl::StatusOr<TrainConfig> LoadTrainConfig(const std::string& path) {
       {"norm_eps", {Real(&c.model.norm_eps, 0, 1), "a number in [0, 1]"}},
       {"rope_theta", {Real(&c.model.rope_theta, 1, 1e9), "a number >= 1"}},
       {"tie_embeddings", {Bool(&c.model.tie_embeddings), "true or false"}},
+      {"n_kv_heads", {Int(&c.model.n_kv_heads, 0, 256), "an integer in [0, 256] (0: n_heads)"}},
   };
   std::map<std::string, std::pair<Setter, std::string>> train = {
       {"steps", {Int(&c.steps, 1, int64_t{1} << 40), "a positive integer"}},
@@ -138,6 +139,9 @@ absl::StatusOr<TrainConfig> LoadTrainConfig(const std::string& path) {
       }
     }
   }
+  if (c.model.n_kv_heads > 0 && c.model.n_heads % c.model.n_kv_heads != 0) {
+    return absl::InvalidArgumentError(absl::StrCat(path, ": model.n_heads must be a multiple of model.n_kv_heads"));
+  }
   if (c.model.d_model % c.model.n_heads != 0 || c.model.head_dim() % 2 != 0) {
     return absl::InvalidArgumentError(absl::StrCat(path, ": model.d_model (", c.model.d_model,
                                                    ") must be a multiple of 2 * n_heads (", c.model.n_heads, ")"));
@@ -161,7 +165,7 @@ std::string TrainConfigToJson(const TrainConfig& c) {
   j["model"] = {{"d_model", c.model.d_model}, {"n_layers", c.model.n_layers}, {"n_heads", c.model.n_heads},
                 {"d_ff", c.model.d_ff}, {"max_seq_len", c.model.max_seq_len}, {"norm_eps", c.model.norm_eps},
                 {"rope_theta", c.model.rope_theta}, {"tie_embeddings", c.model.tie_embeddings},
-                {"vocab_size", c.model.vocab_size}};
+                {"vocab_size", c.model.vocab_size}, {"n_kv_heads", c.model.n_kv_heads}};
   j["train"] = {{"steps", c.steps}, {"batch_size", c.batch_size}, {"seq_len", c.seq_len},
                 {"grad_accum", c.grad_accum}, {"lr", c.lr}, {"min_lr", c.min_lr},
                 {"warmup_steps", c.warmup_steps}, {"weight_decay", c.weight_decay}, {"beta1", c.beta1},
@@ -181,7 +185,7 @@ absl::StatusOr<TrainConfig> TrainConfigFromJson(const std::string& text) {
   try {
     const auto& m = j["model"];
     c.model = ModelConfig{m["vocab_size"], m["d_model"], m["n_layers"], m["n_heads"], m["d_ff"], m["max_seq_len"],
-                          m["norm_eps"], m["rope_theta"], m["tie_embeddings"]};
+                          m["norm_eps"], m["rope_theta"], m["tie_embeddings"], m.value("n_kv_heads", int64_t{0})};
     const auto& t = j["train"];
     c.steps = t["steps"]; c.batch_size = t["batch_size"]; c.seq_len = t["seq_len"]; c.grad_accum = t["grad_accum"];
     c.lr = t["lr"]; c.min_lr = t["min_lr"]; c.warmup_steps = t["warmup_steps"]; c.weight_decay = t["weight_decay"];

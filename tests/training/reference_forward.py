@@ -16,6 +16,7 @@ W = {k: torch.frombuffer(bytearray(raw[8 + n + v["data_offsets"][0]:8 + n + v["d
         .reshape(v["shape"]) for k, v in header.items() if k != "__metadata__"}
 
 D, H, L, eps = cfg["hidden_size"], cfg["num_attention_heads"], cfg["num_hidden_layers"], cfg["rms_norm_eps"]
+KV = cfg.get("num_key_value_heads", H)
 hd, T = D // H, len(toks)
 def rms(x, w): return x * torch.rsqrt(x.pow(2).mean(-1, keepdim=True) + eps) * w
 inv = 1.0 / (cfg["rope_theta"] ** (torch.arange(0, hd, 2, dtype=torch.float64) / hd))
@@ -28,7 +29,8 @@ for i in range(L):
     p = f"model.layers.{i}."
     h = rms(x, W[p + "input_layernorm.weight"])
     q, k, v = (h @ W[p + f"self_attn.{n}_proj.weight"].T for n in "qkv")
-    q, k, v = (t.view(T, H, hd).transpose(0, 1) for t in (q, k, v))
+    q = q.view(T, H, hd).transpose(0, 1)
+    k, v = (t.view(T, KV, hd).transpose(0, 1).repeat_interleave(H // KV, 0) for t in (k, v))
     a = torch.softmax(rope(q) @ rope(k).transpose(-1, -2) / hd ** 0.5 + mask, -1) @ v
     x = x + a.transpose(0, 1).reshape(T, D) @ W[p + "self_attn.o_proj.weight"].T
     h = rms(x, W[p + "post_attention_layernorm.weight"])

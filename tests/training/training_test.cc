@@ -229,8 +229,9 @@ TEST(InteropTest, IndependentPyTorchForwardAgrees) {
   }
   testing::ScratchDir dir;
   torch::manual_seed(4);
-  ModelConfig mc = Tiny(97);
+  ModelConfig mc = ModelConfig{97, 64, 2, 4, 96, 32};
   mc.tie_embeddings = false;
+  mc.n_kv_heads = 2;  // grouped-query attention, as TinyLlama uses
   Llama m(mc);
   InitWeights(m);
   ASSERT_TRUE(ExportHf(m, dir.path(), 1, 2).ok());
