@@ -61,6 +61,7 @@ int Train(const std::vector<std::string>& args) {
   flags.Int("steps", &steps, "override train.steps");
   flags.Int("stop-after", &stop_after, "stop after this many steps of this call (with a checkpoint); rerun to continue");
   flags.Int("threads", &threads, "override train.threads");
+  flags.String("device", &opt.device, "cpu, cuda or cuda:N (CUDA needs LibTorch built with CUDA)");
   flags.Bool("quiet", &quiet, "no progress line and no summary");
   std::vector<std::string> pos;
   bool help = false;

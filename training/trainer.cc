@@ -143,7 +143,9 @@ absl::StatusOr<Loaded> LoadCheckpoint(const fs::path& path, bool with_optimizer)
   return l;
 }
 
-double CrossEntropy(Llama& model, const torch::Tensor& batch, torch::Tensor* loss_out) {
+double CrossEntropy(Llama& model, torch::Tensor batch, torch::Tensor* loss_out) {
+  const torch::Device device = model->embed_tokens->weight.device();
+  if (!device.is_cpu()) batch = batch.pin_memory().to(device, /*non_blocking=*/true);
   const int64_t T = batch.size(1) - 1;
   torch::Tensor x = batch.narrow(1, 0, T), y = batch.narrow(1, 1, T);
   torch::Tensor logits = model->forward(x);
@@ -166,8 +168,15 @@ absl::StatusOr<TrainResult> RunTrain(const TrainOptions& opt) {
   const fs::path run(opt.out_dir);
   std::error_code ec;
   const bool resuming = fs::exists(run / "latest");
-  if (!resuming && fs::exists(run) && !fs::is_empty(run)) {
-    return absl::AlreadyExistsError(absl::StrCat(opt.out_dir, ": exists and holds no checkpoint to resume"));
+  if (!resuming && fs::exists(run)) {
+    // A run that stopped before its first checkpoint left only files this
+    // trainer writes: start it again. Anything else is someone else's.
+    for (const auto& e : fs::directory_iterator(run)) {
+      const std::string name = e.path().filename().string();
+      const bool ours = name == "run.json" || name == "metrics.jsonl" || name == "tokenizer.model" ||
+                        name == "vocab.tsv" || name == "checkpoints" || name.rfind(".", 0) == 0;
+      if (!ours) return absl::AlreadyExistsError(absl::StrCat(opt.out_dir, ": exists and holds no checkpoint to resume"));
+    }
   }
   fs::create_directories(run / "checkpoints", ec);
   if (ec) return absl::InternalError(absl::StrCat(opt.out_dir, ": cannot create: ", ec.message()));
@@ -185,9 +194,20 @@ absl::StatusOr<TrainResult> RunTrain(const TrainOptions& opt) {
                                                    " but the data's tokenizer has ", (*train)->vocab_size()));
   }
   if (c.seq_len > c.model.max_seq_len) c.seq_len = c.model.max_seq_len;
+  torch::Device device(torch::kCPU);
+  try {
+    device = torch::Device(opt.device);
+  } catch (const std::exception&) {
+    return absl::InvalidArgumentError(absl::StrCat("--device: '", opt.device, "' is not cpu, cuda or cuda:N"));
+  }
+  if (device.is_cuda() && !torch::cuda::is_available()) {
+    return absl::InvalidArgumentError("--device cuda: this LibTorch has no CUDA, or no GPU is visible "
+                                      "(Debian's LibTorch is CPU-only; build against a pip PyTorch, see docs/training.md)");
+  }
   torch::manual_seed(c.seed);
   Llama model(c.model);
-  InitWeights(model);
+  InitWeights(model);  // on the CPU, so the initial weights are the same on every device
+  model->to(device);
   AdamW adam(model);
   int64_t start = 0;
   if (resuming) {

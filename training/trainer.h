@@ -22,6 +22,7 @@ struct TrainOptions {
   std::string init;           // checkpoint dir, run dir or Hugging Face dir; empty: random init
   std::string out_dir;        // RUNDIR
   int64_t stop_after = -1;    // stop (with a checkpoint) after this many steps; for tests and time budgets
+  std::string device = "cpu";  // "cpu", "cuda", "cuda:N" (CUDA needs a CUDA build of LibTorch)
   bool progress = true;
 };
 
