@@ -2,6 +2,10 @@
 
 #include <torch/version.h>
 
+#include <cstdlib>
+
+#include "training/causal_attention.h"
+
 #include <cmath>
 
 namespace sdft {
@@ -41,11 +45,16 @@ torch::Tensor AttentionImpl::forward(const torch::Tensor& x, const torch::Tensor
     k = k.repeat_interleave(n_heads / n_kv_heads, 1);
     v = v.repeat_interleave(n_heads / n_kv_heads, 1);
   }
+  torch::Tensor y;
+  if (q.is_cpu() && q.scalar_type() == torch::kFloat32 && getenv("SDFT_UNFUSED_ATTENTION") == nullptr) {
+    y = CausalAttentionCpu(q, k, v);  // fused per head; see causal_attention.h
+  } else {
 #if TORCH_VERSION_MAJOR >= 2
-  torch::Tensor y = at::scaled_dot_product_attention(q, k, v, {}, 0.0, /*is_causal=*/true);
+    y = at::scaled_dot_product_attention(q, k, v, {}, 0.0, /*is_causal=*/true);
 #else
-  torch::Tensor y = std::get<0>(at::_scaled_dot_product_attention(q, k, v, {}, 0.0, false, /*is_causal=*/true));
+    y = std::get<0>(at::_scaled_dot_product_attention(q, k, v, {}, 0.0, false, /*is_causal=*/true));
 #endif
+  }
   return o_proj(y.transpose(1, 2).contiguous().view({B, T, n_heads * head_dim}));
 }
 
@@ -92,13 +101,18 @@ LlamaImpl::LlamaImpl(const ModelConfig& c) : config(c) {
 }
 
 torch::Tensor LlamaImpl::forward(const torch::Tensor& tokens) {
+  return torch::matmul(hidden(tokens), output_weight().t());
+}
+
+torch::Tensor LlamaImpl::output_weight() const { return lm_head ? lm_head->weight : embed_tokens->weight; }
+
+torch::Tensor LlamaImpl::hidden(const torch::Tensor& tokens) {
   const int64_t T = tokens.size(1);
   TORCH_CHECK(T <= config.max_seq_len, "sequence of ", T, " tokens is longer than max_seq_len ", config.max_seq_len);
   torch::Tensor cos = rope_cos.narrow(0, 0, T), sin = rope_sin.narrow(0, 0, T);
   torch::Tensor x = embed_tokens(tokens);
   for (const auto& layer : *layers) x = layer->as<Block>()->forward(x, cos, sin);
-  x = norm(x);
-  return lm_head ? lm_head(x) : torch::matmul(x, embed_tokens->weight.t());
+  return norm(x);
 }
 
 int64_t LlamaImpl::num_parameters() const {

@@ -66,6 +66,10 @@ struct LlamaImpl : torch::nn::Module {
   explicit LlamaImpl(const ModelConfig& c);
   // tokens: [B, T] int64 -> logits [B, T, vocab]
   torch::Tensor forward(const torch::Tensor& tokens);
+  // The final normed hidden states [B, T, d], and the output layer's weight
+  // [vocab, d] (the embedding when tied): logits = hidden @ weight^T.
+  torch::Tensor hidden(const torch::Tensor& tokens);
+  torch::Tensor output_weight() const;
   int64_t num_parameters() const;
 
   ModelConfig config;
