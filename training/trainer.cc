@@ -13,7 +13,6 @@
 #include "common/interrupt.h"
 #include "common/progress.h"
 #include "training/checkpoint.h"
-#include "training/linear_cross_entropy.h"
 #include "training/model.h"
 #include "training/token_data.h"
 
@@ -149,14 +148,8 @@ double CrossEntropy(Llama& model, torch::Tensor batch, torch::Tensor* loss_out) 
   if (!device.is_cpu()) batch = batch.pin_memory().to(device, /*non_blocking=*/true);
   const int64_t T = batch.size(1) - 1;
   torch::Tensor x = batch.narrow(1, 0, T), y = batch.narrow(1, 1, T).reshape({-1});
-  torch::Tensor h = model->hidden(x);
-  torch::Tensor loss;
-  if (h.is_cpu()) {  // output layer + loss fused in chunks; see linear_cross_entropy.h
-    loss = LinearCrossEntropy(h.reshape({-1, h.size(-1)}), model->output_weight(), y);
-  } else {
-    torch::Tensor logits = torch::matmul(h, model->output_weight().t());
-    loss = torch::nn::functional::cross_entropy(logits.reshape({-1, logits.size(-1)}), y);
-  }
+  torch::Tensor logits = model->forward(x);
+  torch::Tensor loss = torch::nn::functional::cross_entropy(logits.reshape({-1, logits.size(-1)}), y);
   if (loss_out) *loss_out = loss;
   return loss.item<double>();
 }

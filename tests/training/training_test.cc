@@ -11,7 +11,6 @@
 #include "tests/test_util.h"
 #include "tokenizer/megatron_shard.h"
 #include "training/causal_attention.h"
-#include "training/linear_cross_entropy.h"
 #include "training/checkpoint.h"
 #include "training/model.h"
 #include "training/train_config.h"
@@ -72,22 +71,6 @@ TEST(ModelTest, FusedAttentionMatchesReference) {
     EXPECT_TRUE(torch::allclose(q.grad(), q2.grad(), 1e-4, 1e-5)) << T;
     EXPECT_TRUE(torch::allclose(k.grad(), k2.grad(), 1e-4, 1e-5)) << T;
     EXPECT_TRUE(torch::allclose(v.grad(), v2.grad(), 1e-4, 1e-5)) << T;
-  }
-}
-
-TEST(ModelTest, FusedLinearCrossEntropyMatchesReference) {
-  torch::manual_seed(6);
-  for (int64_t n : {1, 127, 300}) {
-    torch::Tensor h = torch::randn({n, 24}, torch::requires_grad()), w = torch::randn({50, 24}, torch::requires_grad());
-    torch::Tensor h2 = h.detach().clone().requires_grad_(), w2 = w.detach().clone().requires_grad_();
-    torch::Tensor y = torch::randint(0, 50, {n}, torch::kInt64);
-    torch::Tensor ours = LinearCrossEntropy(h, w, y);
-    torch::Tensor ref = torch::nn::functional::cross_entropy(torch::mm(h2, w2.t()), y);
-    EXPECT_NEAR(ours.item<double>(), ref.item<double>(), 1e-4) << n;
-    (ours * 1.7).backward();
-    (ref * 1.7).backward();
-    EXPECT_TRUE(torch::allclose(h.grad(), h2.grad(), 1e-4, 1e-6)) << n;
-    EXPECT_TRUE(torch::allclose(w.grad(), w2.grad(), 1e-4, 1e-6)) << n;
   }
 }
 
