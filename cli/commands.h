@@ -13,8 +13,6 @@ namespace sdft {
 int GenerateCommand(const std::vector<std::string>& args);
 int StatsCommand(const std::vector<std::string>& args);
 
-// Prints "sdft: <message>" once and maps the status to an exit code.
-int ReportError(const absl::Status& status);
 
 }  // namespace sdft
 

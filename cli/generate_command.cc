@@ -5,20 +5,12 @@
 #include "absl/strings/numbers.h"
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_split.h"
+#include "cli/cli_util.h"
 #include "cli/commands.h"
 #include "cli/flags.h"
 #include "generator/corpus_writer.h"
 
 namespace sdft {
-
-int ReportError(const absl::Status& status) {
-  if (absl::IsCancelled(status)) {
-    std::fprintf(stderr, "sdft: interrupted; no output was finished\n");
-    return 130;
-  }
-  std::fprintf(stderr, "sdft: %s\n", std::string(status.message()).c_str());
-  return 2;
-}
 
 int GenerateCommand(const std::vector<std::string>& args) {
   CorpusRunOptions opt;
@@ -96,12 +88,7 @@ int GenerateCommand(const std::vector<std::string>& args) {
   flags.UInt("max-doc-bytes", &max_bytes, "maximum size of one document");
   flags.Bool("quiet", &quiet, "no progress line and no summary");
   std::vector<std::string> positional;
-  bool help = false;
-  if (absl::Status s = flags.Parse(args, &positional, &help); !s.ok()) return ReportError(s);
-  if (help) {
-    std::fputs(flags.Help().c_str(), stdout);
-    return 0;
-  }
+  if (int rc; !ParseFlags(flags, args, &positional, &rc)) return rc;
   if (!positional.empty()) return ReportError(absl::InvalidArgumentError(absl::StrCat("generate: unexpected argument '", positional[0], "'")));
   if (threads < 1 || threads > 1024) return ReportError(absl::InvalidArgumentError("--threads must be between 1 and 1024"));
   if (max_depth < 1 || max_depth > 10000) return ReportError(absl::InvalidArgumentError("--max-depth must be between 1 and 10000"));

@@ -10,6 +10,7 @@
 #include <vector>
 
 #include "absl/strings/str_cat.h"
+#include "cli/cli_util.h"
 #include "cli/commands.h"
 #include "common/interrupt.h"
 #include "generator/corpus_writer.h"
@@ -30,21 +31,13 @@ constexpr External kExternal[] = {
     {"eval", "sdft-torch", "evaluate a trained run"},
 };
 
-std::string SelfDir() {
-  char buf[4096];
-  ssize_t n = readlink("/proc/self/exe", buf, sizeof(buf) - 1);
-  if (n <= 0) return ".";
-  buf[n] = '\0';
-  return std::filesystem::path(buf).parent_path().string();
-}
-
 void PrintUsage() {
   std::string text =
       "usage: sdft <command> [flags]   (sdft <command> --help for its flags)\n\n"
       "synthetic-document fine-tuning toolkit\n\ncommands:\n"
       "  generate   expand a universe and templates into a corpus (docs.jsonl + manifest.json)\n"
       "  stats      corpus statistics: counts, lengths, distinct-n, compression (stats.json)\n";
-  const std::string dir = SelfDir();
+  const std::string dir = sdft::SelfDir();
   for (const External& e : kExternal) {
     if (std::filesystem::exists(std::filesystem::path(dir) / e.binary)) {
       absl::StrAppend(&text, "  ", e.command, std::string(11 - std::strlen(e.command), ' '), e.summary, "\n");
@@ -72,7 +65,7 @@ int main(int argc, char** argv) {
   if (cmd == "stats") return sdft::StatsCommand(args);
   for (const External& e : kExternal) {
     if (cmd != e.command) continue;
-    const std::string bin = (std::filesystem::path(SelfDir()) / e.binary).string();
+    const std::string bin = (std::filesystem::path(sdft::SelfDir()) / e.binary).string();
     if (!std::filesystem::exists(bin)) {
       std::fprintf(stderr, "sdft: '%s' needs %s next to sdft, and it was not built (%s)\n", e.command, e.binary,
                    bin.c_str());

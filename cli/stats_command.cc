@@ -3,6 +3,7 @@
 #include <filesystem>
 
 #include "absl/strings/str_cat.h"
+#include "cli/cli_util.h"
 #include "cli/commands.h"
 #include "cli/flags.h"
 #include "common/atomic_file.h"
@@ -26,12 +27,7 @@ int StatsCommand(const std::vector<std::string>& args) {
   flags.Double("near-dup-threshold", &threshold, "Jaccard similarity (word 5-grams) that counts as a near-duplicate");
   flags.Bool("json", &json_only, "print stats.json to stdout instead of the table");
   std::vector<std::string> pos;
-  bool help = false;
-  if (absl::Status s = flags.Parse(args, &pos, &help); !s.ok()) return ReportError(s);
-  if (help) {
-    std::fputs(flags.Help().c_str(), stdout);
-    return 0;
-  }
+  if (int rc; !ParseFlags(flags, args, &pos, &rc)) return rc;
   if (pos.size() != 1) return ReportError(absl::InvalidArgumentError("stats: give exactly one corpus directory or .jsonl file"));
   namespace fs = std::filesystem;
   std::string jsonl = pos[0], out_dir = pos[0];

@@ -7,6 +7,7 @@
 #include <vector>
 
 #include "absl/strings/str_cat.h"
+#include "cli/cli_util.h"
 #include "cli/flags.h"
 #include "common/atomic_file.h"
 #include "common/interrupt.h"
@@ -15,14 +16,7 @@
 namespace sdft {
 namespace {
 
-int Fail(const absl::Status& s) {
-  if (absl::IsCancelled(s)) {
-    std::fprintf(stderr, "sdft: interrupted; no output was finished (rerun to restart)\n");
-    return 130;
-  }
-  std::fprintf(stderr, "sdft: %s\n", std::string(s.message()).c_str());
-  return 2;
-}
+int Fail(const absl::Status& s) { return ReportError(s, "interrupted; no output was finished (rerun to restart)"); }
 
 int Tokenize(const std::vector<std::string>& args) {
   TokenizeOptions opt;
@@ -51,12 +45,7 @@ int Tokenize(const std::vector<std::string>& args) {
   flags.Bool("force", &opt.force, "replace a finished or foreign output directory");
   flags.Bool("quiet", &quiet, "no progress line and no summary");
   std::vector<std::string> pos;
-  bool help = false;
-  if (absl::Status s = flags.Parse(args, &pos, &help); !s.ok()) return Fail(s);
-  if (help) {
-    std::fputs(flags.Help().c_str(), stdout);
-    return 0;
-  }
+  if (int rc; !ParseFlags(flags, args, &pos, &rc)) return rc;
   for (const std::string& p : pos) input_args.push_back(p);
   for (const std::string& a : input_args) {
     absl::StatusOr<TokenizeInput> in = ParseTokenizeInput(a);
@@ -86,12 +75,7 @@ int Verify(const std::vector<std::string>& args) {
                 "Checks every file listed in TOKDIR/manifest.json (presence, size, sha256) and every shard's "
                 "index against its data. Exit 0 when all is well; otherwise names each bad file, exit 1.");
   std::vector<std::string> pos;
-  bool help = false;
-  if (absl::Status s = flags.Parse(args, &pos, &help); !s.ok()) return Fail(s);
-  if (help) {
-    std::fputs(flags.Help().c_str(), stdout);
-    return 0;
-  }
+  if (int rc; !ParseFlags(flags, args, &pos, &rc)) return rc;
   if (pos.size() != 1) return Fail(absl::InvalidArgumentError("verify: give one token directory"));
   absl::StatusOr<std::vector<std::string>> problems = VerifyTokenDir(pos[0]);
   if (!problems.ok()) return Fail(problems.status());
@@ -113,12 +97,7 @@ int Encode(const std::vector<std::string>& args) {
   flags.String("text", &text, "text to encode");
   flags.String("text-file", &text_file, "file holding the text to encode");
   std::vector<std::string> pos;
-  bool help = false;
-  if (absl::Status s = flags.Parse(args, &pos, &help); !s.ok()) return Fail(s);
-  if (help) {
-    std::fputs(flags.Help().c_str(), stdout);
-    return 0;
-  }
+  if (int rc; !ParseFlags(flags, args, &pos, &rc)) return rc;
   if (!text_file.empty()) {
     if (absl::Status s = ReadFile(text_file, &text); !s.ok()) return Fail(s);
   }

@@ -14,13 +14,14 @@
 #include "absl/strings/numbers.h"
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_split.h"
+#include "cli/cli_util.h"
 #include "cli/flags.h"
 #include "common/atomic_file.h"
 #include "common/interrupt.h"
 #include "common/rng.h"
 #include "training/checkpoint.h"
 #include "training/trainer.h"
-#include "training/vocab.h"
+#include "tokenizer/vocab.h"
 
 namespace sdft {
 namespace {
@@ -28,20 +29,7 @@ namespace {
 namespace fs = std::filesystem;
 
 int Fail(const absl::Status& s) {
-  if (absl::IsCancelled(s)) {
-    std::fprintf(stderr, "sdft: interrupted; rerun the same command to resume from the last checkpoint\n");
-    return 130;
-  }
-  std::fprintf(stderr, "sdft: %s\n", std::string(s.message()).c_str());
-  return 2;
-}
-
-std::string SelfDir() {
-  char buf[4096];
-  ssize_t n = readlink("/proc/self/exe", buf, sizeof(buf) - 1);
-  if (n <= 0) return ".";
-  buf[n] = '\0';
-  return fs::path(buf).parent_path().string();
+  return ReportError(s, "interrupted; rerun the same command to resume from the last checkpoint");
 }
 
 int Train(const std::vector<std::string>& args) {
@@ -64,12 +52,7 @@ int Train(const std::vector<std::string>& args) {
   flags.String("device", &opt.device, "cpu, cuda or cuda:N (CUDA needs LibTorch built with CUDA)");
   flags.Bool("quiet", &quiet, "no progress line and no summary");
   std::vector<std::string> pos;
-  bool help = false;
-  if (absl::Status s = flags.Parse(args, &pos, &help); !s.ok()) return Fail(s);
-  if (help) {
-    std::fputs(flags.Help().c_str(), stdout);
-    return 0;
-  }
+  if (int rc; !ParseFlags(flags, args, &pos, &rc)) return rc;
   if (opt.data_dir.empty()) return Fail(absl::InvalidArgumentError("train: --data TOKDIR is required"));
   absl::StatusOr<TrainConfig> c = LoadTrainConfig(config_path);
   if (!c.ok()) return Fail(c.status());
@@ -128,12 +111,7 @@ int Sample(const std::vector<std::string>& args) {
   flags.UInt("seed", &seed, "sampling seed");
   flags.Int("threads", &threads, "threads (0: all)");
   std::vector<std::string> pos;
-  bool help = false;
-  if (absl::Status s = flags.Parse(args, &pos, &help); !s.ok()) return Fail(s);
-  if (help) {
-    std::fputs(flags.Help().c_str(), stdout);
-    return 0;
-  }
+  if (int rc; !ParseFlags(flags, args, &pos, &rc)) return rc;
   if (run.empty()) return Fail(absl::InvalidArgumentError("sample: --run RUNDIR is required"));
   if (threads > 0) torch::set_num_threads(static_cast<int>(threads));
   std::vector<int64_t> ids;

@@ -25,6 +25,7 @@
 #include "common/utf8.h"
 #include "tokenizer/megatron_shard.h"
 #include "tokenizer/spm_wrapper.h"
+#include "tokenizer/vocab.h"
 
 namespace sdft {
 
@@ -157,37 +158,6 @@ class CachedEncoder {
   const SpmModel& model_;
   bool use_cache_;
   absl::flat_hash_map<std::string, std::vector<int>> cache_;
-};
-
-// Byte-exact decoding by table lookup, as the torch side does it.
-class PieceDecoder {
- public:
-  explicit PieceDecoder(const SpmModel& m) {
-    for (int id = 0; id < m.vocab_size(); ++id) {
-      std::string p = m.IdToPiece(id);
-      PieceType t = m.Type(id);
-      if (t == PieceType::kByte && p.size() == 6) {
-        p = std::string(1, static_cast<char>(std::stoi(p.substr(3, 2), nullptr, 16)));
-      } else if (t == PieceType::kControl || t == PieceType::kUnknown) {
-        p.clear();
-      } else {
-        std::string out;
-        for (size_t k = 0; k < p.size(); ++k) {
-          if (p.compare(k, 3, "\xE2\x96\x81") == 0) { out.push_back(' '); k += 2; } else out.push_back(p[k]);
-        }
-        p = out;
-      }
-      table_.push_back(std::move(p));
-    }
-  }
-  std::string Decode(const std::vector<int>& ids) const {
-    std::string s;
-    for (int id : ids) s += table_[id];
-    return s;
-  }
-
- private:
-  std::vector<std::string> table_;
 };
 
 std::string EscapePiece(const std::string& p) {
@@ -448,7 +418,9 @@ absl::StatusOr<TokenizeResult> RunTokenize(const TokenizeOptions& opt) {
   const auto encode_start = std::chrono::steady_clock::now();
   std::mutex pool_mu;
   std::vector<std::unique_ptr<CachedEncoder>> encoders;
-  PieceDecoder decoder(*model);
+  // The round-trip check decodes through vocab.tsv, exactly as the torch side will.
+  absl::StatusOr<Vocab> decoder = Vocab::Load((dir / "vocab.tsv").string());
+  if (!decoder.ok()) return decoder.status();
   const int eos = model->eos_id();
   const size_t chunk_items = 256, n_chunks = (items.size() + chunk_items - 1) / chunk_items;
   std::function<absl::StatusOr<EncodedChunk>(size_t)> produce = [&](size_t c) -> absl::StatusOr<EncodedChunk> {
@@ -470,7 +442,7 @@ absl::StatusOr<TokenizeResult> RunTokenize(const TokenizeOptions& opt) {
       }
       if (!enc->Encode(*text, &ids, &err)) return absl::InternalError(absl::StrCat(opt.inputs[d.input].path, ":", d.line, ": ", err));
       // Our tokenizers round-trip exactly; check every document.
-      if (trained && decoder.Decode(ids) != *text) {
+      if (trained && decoder->Decode(std::vector<int64_t>(ids.begin(), ids.end())) != *text) {
         return absl::InternalError(absl::StrCat(opt.inputs[d.input].path, ":", d.line, ": does not round-trip through the tokenizer"));
       }
       out.tokens.insert(out.tokens.end(), ids.begin(), ids.end());

@@ -12,6 +12,7 @@
 #include "tests/test_util.h"
 #include "tokenizer/megatron_shard.h"
 #include "tokenizer/tokenize_run.h"
+#include "tokenizer/vocab.h"
 
 namespace sdft {
 namespace {
@@ -63,42 +64,13 @@ std::string JsonLine(const std::string& text) {
   return line + "}\n";
 }
 
-// The decoding the torch side does: vocab.tsv lookup.
-std::vector<std::string> LoadVocab(const std::string& tokdir) {
-  std::vector<std::string> table;
-  std::string all = testing::ReadAll(tokdir + "/vocab.tsv");
-  size_t p = 0;
-  while (p < all.size()) {
-    size_t q = all.find('\n', p);
-    std::string line = all.substr(p, q - p);
-    p = q + 1;
-    if (line.empty() || line[0] == '#') continue;
-    size_t t1 = line.find('\t'), t2 = line.find('\t', t1 + 1);
-    std::string type = line.substr(t1 + 1, t2 - t1 - 1), esc = line.substr(t2 + 1), piece;
-    for (size_t k = 0; k < esc.size(); ++k) {
-      if (esc[k] == '\\' && k + 1 < esc.size()) {
-        char c = esc[++k];
-        piece.push_back(c == 'n' ? '\n' : c == 't' ? '\t' : c == 'r' ? '\r' : c);
-      } else {
-        piece.push_back(esc[k]);
-      }
-    }
-    if (type == "byte") piece = std::string(1, static_cast<char>(std::stoi(piece.substr(3, 2), nullptr, 16)));
-    else if (type == "control" || type == "unknown") piece.clear();
-    std::string out;
-    for (size_t k = 0; k < piece.size(); ++k) {
-      if (piece.compare(k, 3, "\xE2\x96\x81") == 0) { out.push_back(' '); k += 2; } else out.push_back(piece[k]);
-    }
-    table.push_back(out);
-  }
-  return table;
-}
-
 // All documents of a split, decoded, without their EOS.
 std::vector<std::string> DecodeSplit(const std::string& tokdir, const std::string& split) {
   nlohmann::json m = nlohmann::json::parse(testing::ReadAll(tokdir + "/manifest.json"));
   const int eos = m["tokenizer"]["special"]["eos"];
-  std::vector<std::string> table = LoadVocab(tokdir), docs;
+  absl::StatusOr<Vocab> vocab = Vocab::Load(tokdir + "/vocab.tsv");
+  EXPECT_TRUE(vocab.ok()) << vocab.status();
+  std::vector<std::string> docs;
   for (const auto& shard : m["splits"][split]["shards"]) {
     auto ds = IndexedDataset::Open(tokdir + "/" + shard["prefix"].get<std::string>());
     EXPECT_TRUE(ds.ok()) << ds.status();
@@ -106,9 +78,7 @@ std::vector<std::string> DecodeSplit(const std::string& tokdir, const std::strin
     for (size_t i = 0; i < (*ds)->size(); ++i) {
       std::vector<int32_t> ids = (*ds)->Sequence(i);
       EXPECT_EQ(ids.back(), eos);
-      std::string text;
-      for (size_t k = 0; k + 1 < ids.size(); ++k) text += table.at(ids[k]);
-      docs.push_back(text);
+      docs.push_back(vocab->Decode(std::vector<int64_t>(ids.begin(), ids.end() - 1)));
     }
   }
   return docs;

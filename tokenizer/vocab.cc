@@ -1,4 +1,4 @@
-#include "training/vocab.h"
+#include "tokenizer/vocab.h"
 
 #include "absl/strings/str_cat.h"
 #include "common/atomic_file.h"

@@ -1,8 +1,8 @@
 // Decoding token ids without SentencePiece: a lookup in the token
 // directory's vocab.tsv (see docs/formats.md). Byte-exact for sdft's
 // tokenizers.
-#ifndef SDFT_TRAINING_VOCAB_H_
-#define SDFT_TRAINING_VOCAB_H_
+#ifndef SDFT_TOKENIZER_VOCAB_H_
+#define SDFT_TOKENIZER_VOCAB_H_
 
 #include <string>
 #include <vector>
@@ -24,4 +24,4 @@ class Vocab {
 
 }  // namespace sdft
 
-#endif  // SDFT_TRAINING_VOCAB_H_
+#endif  // SDFT_TOKENIZER_VOCAB_H_

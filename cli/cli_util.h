@@ -1,0 +1,29 @@
+// What every sdft executable's command line shares: printing a user error
+// once and choosing the exit code, and finding sibling executables.
+#ifndef SDFT_CLI_CLI_UTIL_H_
+#define SDFT_CLI_CLI_UTIL_H_
+
+#include <string>
+#include <vector>
+
+#include "absl/status/status.h"
+
+namespace sdft {
+
+// Prints "sdft: <message>" and returns 2; for Cancelled (Ctrl-C) prints
+// `interrupted_message` and returns 130.
+int ReportError(const absl::Status& status,
+                const char* interrupted_message = "interrupted; no output was finished");
+
+class FlagSet;
+// Parses a command's flags. Returns false when the command should return
+// *exit_code at once: 0 after printing --help, 2 after reporting an error.
+bool ParseFlags(FlagSet& flags, const std::vector<std::string>& args, std::vector<std::string>* positional,
+                int* exit_code);
+
+// The directory holding the running executable.
+std::string SelfDir();
+
+}  // namespace sdft
+
+#endif  // SDFT_CLI_CLI_UTIL_H_
