@@ -12,6 +12,7 @@ namespace sdft {
 
 int GenerateCommand(const std::vector<std::string>& args);
 int StatsCommand(const std::vector<std::string>& args);
+int ClassifyCommand(const std::vector<std::string>& args);
 
 
 }  // namespace sdft

@@ -36,7 +36,8 @@ void PrintUsage() {
       "usage: sdft <command> [flags]   (sdft <command> --help for its flags)\n\n"
       "synthetic-document fine-tuning toolkit\n\ncommands:\n"
       "  generate   expand a universe and templates into a corpus (docs.jsonl + manifest.json)\n"
-      "  stats      corpus statistics: counts, lengths, distinct-n, compression (stats.json)\n";
+      "  stats      corpus statistics: counts, lengths, distinct-n, compression (stats.json)\n"
+      "  classify   label model responses: accepted/rejected, alignment-faking reasoning\n";
   const std::string dir = sdft::SelfDir();
   for (const External& e : kExternal) {
     if (std::filesystem::exists(std::filesystem::path(dir) / e.binary)) {
@@ -63,6 +64,7 @@ int main(int argc, char** argv) {
   sdft::InstallInterruptHandler();
   if (cmd == "generate") return sdft::GenerateCommand(args);
   if (cmd == "stats") return sdft::StatsCommand(args);
+  if (cmd == "classify") return sdft::ClassifyCommand(args);
   for (const External& e : kExternal) {
     if (cmd != e.command) continue;
     const std::string bin = (std::filesystem::path(sdft::SelfDir()) / e.binary).string();
