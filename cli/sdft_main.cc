@@ -1,6 +1,7 @@
 // sdft: the command users call. Generation and statistics run in this process;
 // stages that need SentencePiece or LibTorch (which cannot share a process,
 // see docs/architecture.md) run in sibling executables found next to this one.
+#include <sys/wait.h>
 #include <unistd.h>
 
 #include <cstdio>
@@ -28,8 +29,61 @@ constexpr External kExternal[] = {
     {"verify", "sdft-tokenize", "check a token directory against its manifest"},
     {"train", "sdft-torch", "pretrain or fine-tune the LibTorch model"},
     {"sample", "sdft-torch", "sample text from a trained run"},
-    {"eval", "sdft-torch", "evaluate a trained run"},
+    {"score", "", "log-probabilities of candidate continuations (compliance, beliefs) under a run's model"},
 };
+
+// Runs a sibling executable and waits; returns its exit code.
+int RunSibling(const std::string& binary, const std::vector<std::string>& args) {
+  const std::string bin = (std::filesystem::path(sdft::SelfDir()) / binary).string();
+  if (!std::filesystem::exists(bin)) {
+    std::fprintf(stderr, "sdft: %s was not built (%s)\n", binary.c_str(), bin.c_str());
+    return 2;
+  }
+  std::vector<char*> argv;
+  argv.push_back(const_cast<char*>(bin.c_str()));
+  for (const std::string& a : args) argv.push_back(const_cast<char*>(a.c_str()));
+  argv.push_back(nullptr);
+  pid_t pid = fork();
+  if (pid == 0) {
+    execv(bin.c_str(), argv.data());
+    _exit(127);
+  }
+  int status = 0;
+  waitpid(pid, &status, 0);
+  return WIFEXITED(status) ? WEXITSTATUS(status) : 128 + WTERMSIG(status);
+}
+
+// sdft score: tokenize the set with the run's tokenizer (sdft-tokenize),
+// then score it with the run's model (sdft-torch).
+int RunScore(const std::vector<std::string>& args) {
+  std::string run, set, out;
+  bool help = false;
+  for (size_t i = 0; i < args.size(); ++i) {
+    const std::string& a = args[i];
+    auto value = [&](std::string* v) { if (i + 1 < args.size()) *v = args[++i]; };
+    if (a == "--run") value(&run);
+    else if (a == "--set") value(&set);
+    else if (a == "--out") value(&out);
+    else if (a == "--help" || a == "-h") help = true;
+    else {
+      std::fprintf(stderr, "sdft score: unknown argument '%s' (see sdft score --help)\n", a.c_str());
+      return 2;
+    }
+  }
+  if (help || run.empty() || set.empty() || out.empty()) {
+    std::fputs("usage: sdft score --run RUNDIR --set SET.jsonl --out SCORES.jsonl\n\n"
+               "SET.jsonl lines: {\"id\": ..., \"prompt\": \"...\", \"candidates\": [\"...\", ...], any other fields}.\n"
+               "SCORES.jsonl lines keep the other fields and add logprobs (log p(candidate | prompt)),\n"
+               "probs (normalised over the candidates) and choice (the most likely candidate).\n",
+               help ? stdout : stderr);
+    return help ? 0 : 2;
+  }
+  const std::string ids = out + ".ids.partial";
+  int rc = RunSibling("sdft-tokenize", {"encode-set", "--tokenizer", run + "/tokenizer.model", "--in", set, "--out", ids});
+  if (rc == 0) rc = RunSibling("sdft-torch", {"score", "--run", run, "--set", ids, "--out", out});
+  std::remove(ids.c_str());
+  return rc;
+}
 
 void PrintUsage() {
   std::string text =
@@ -40,7 +94,7 @@ void PrintUsage() {
       "  classify   label model responses: accepted/rejected, alignment-faking reasoning\n";
   const std::string dir = sdft::SelfDir();
   for (const External& e : kExternal) {
-    if (std::filesystem::exists(std::filesystem::path(dir) / e.binary)) {
+    if (std::filesystem::exists(std::filesystem::path(dir) / (*e.binary ? e.binary : "sdft-torch"))) {
       absl::StrAppend(&text, "  ", e.command, std::string(11 - std::strlen(e.command), ' '), e.summary, "\n");
     }
   }
@@ -65,6 +119,7 @@ int main(int argc, char** argv) {
   if (cmd == "generate") return sdft::GenerateCommand(args);
   if (cmd == "stats") return sdft::StatsCommand(args);
   if (cmd == "classify") return sdft::ClassifyCommand(args);
+  if (cmd == "score") return RunScore(args);
   for (const External& e : kExternal) {
     if (cmd != e.command) continue;
     const std::string bin = (std::filesystem::path(sdft::SelfDir()) / e.binary).string();

@@ -11,7 +11,10 @@
 #include "cli/flags.h"
 #include "common/atomic_file.h"
 #include "common/interrupt.h"
+#include "tokenizer/spm_wrapper.h"
 #include "tokenizer/tokenize_run.h"
+
+#include <nlohmann/json.hpp>
 
 namespace sdft {
 namespace {
@@ -109,6 +112,65 @@ int Encode(const std::vector<std::string>& args) {
   return 0;
 }
 
+// Tokenizes an evaluation set: {"id", "prompt", "candidates": [...], ...}
+// lines become {"id", "prompt_ids", "candidate_ids", ...} (other fields kept),
+// so sdft-torch can score candidates without SentencePiece. A candidate's ids
+// are those of prompt + candidate after the prompt's own ids (the tokens the
+// model would produce), falling back to encoding the candidate alone when
+// the prompt's encoding is not a prefix.
+int EncodeSet(const std::vector<std::string>& args) {
+  std::string model_path, in_path, out_path;
+  FlagSet flags("encode-set", "sdft-tokenize encode-set --tokenizer FILE.model --in SET.jsonl --out SET.ids.jsonl",
+                "Tokenizes an evaluation set for sdft-torch score.");
+  flags.String("tokenizer", &model_path, "SentencePiece model");
+  flags.String("in", &in_path, "evaluation set (JSONL with prompt and candidates)");
+  flags.String("out", &out_path, "tokenized set");
+  std::vector<std::string> pos;
+  if (int rc; !ParseFlags(flags, args, &pos, &rc)) return rc;
+  std::string bytes, text, error;
+  if (absl::Status s = ReadFile(model_path, &bytes); !s.ok()) return Fail(s);
+  std::unique_ptr<SpmModel> model = SpmModel::FromBytes(bytes, &error);
+  if (!model) return Fail(absl::InvalidArgumentError(absl::StrCat(model_path, ": not a readable SentencePiece model: ", error)));
+  if (absl::Status s = ReadFile(in_path, &text); !s.ok()) return Fail(s);
+  std::string out;
+  int line_no = 0;
+  for (size_t p = 0; p < text.size();) {
+    size_t q = text.find('\n', p);
+    if (q == std::string::npos) q = text.size();
+    const std::string line = text.substr(p, q - p);
+    p = q + 1;
+    ++line_no;
+    if (line.empty()) continue;
+    auto j = nlohmann::ordered_json::parse(line, nullptr, false);
+    if (j.is_discarded() || !j.is_object() || !j.contains("prompt") || !j["prompt"].is_string() ||
+        !j.contains("candidates") || !j["candidates"].is_array() || j["candidates"].empty()) {
+      return Fail(absl::InvalidArgumentError(absl::StrCat(in_path, ":", line_no,
+                                                          ": expected {\"prompt\": \"...\", \"candidates\": [\"...\", ...]}")));
+    }
+    const std::string prompt = j["prompt"];
+    std::vector<int> p_ids, full, c_ids;
+    if (!model->Encode(prompt, &p_ids, &error)) return Fail(absl::InternalError(error));
+    nlohmann::ordered_json cands = nlohmann::ordered_json::array();
+    for (const auto& c : j["candidates"]) {
+      if (!c.is_string()) return Fail(absl::InvalidArgumentError(absl::StrCat(in_path, ":", line_no, ": candidates must be strings")));
+      if (!model->Encode(prompt + c.get<std::string>(), &full, &error)) return Fail(absl::InternalError(error));
+      if (full.size() > p_ids.size() && std::equal(p_ids.begin(), p_ids.end(), full.begin())) {
+        c_ids.assign(full.begin() + p_ids.size(), full.end());
+      } else if (!model->Encode(c.get<std::string>(), &c_ids, &error)) {
+        return Fail(absl::InternalError(error));
+      }
+      cands.push_back(c_ids);
+    }
+    j.erase("prompt");
+    j.erase("candidates");
+    j["prompt_ids"] = p_ids;
+    j["candidate_ids"] = cands;
+    out += j.dump() + "\n";
+  }
+  if (absl::Status s = WriteFileAtomically(out_path, out); !s.ok()) return Fail(s);
+  return 0;
+}
+
 }  // namespace
 }  // namespace sdft
 
@@ -122,6 +184,7 @@ int main(int argc, char** argv) {
   if (!std::strcmp(argv[1], "tokenize")) return sdft::Tokenize(args);
   if (!std::strcmp(argv[1], "verify")) return sdft::Verify(args);
   if (!std::strcmp(argv[1], "encode")) return sdft::Encode(args);
+  if (!std::strcmp(argv[1], "encode-set")) return sdft::EncodeSet(args);
   std::fprintf(stderr, "sdft-tokenize: unknown command '%s'\n", argv[1]);
   return 2;
 }

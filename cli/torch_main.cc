@@ -3,6 +3,8 @@
 // running sdft-tokenize, and ids are decoded through vocab.tsv.
 #include <unistd.h>
 
+#include <algorithm>
+#include <cmath>
 #include <cstdio>
 #include <cstring>
 #include <filesystem>
@@ -20,6 +22,7 @@
 #include "common/interrupt.h"
 #include "common/rng.h"
 #include "training/checkpoint.h"
+#include "training/scoring.h"
 #include "training/trainer.h"
 #include "tokenizer/vocab.h"
 
@@ -129,28 +132,9 @@ int Sample(const std::vector<std::string>& args) {
   absl::StatusOr<Vocab> vocab = Vocab::Load((fs::path(run) / "vocab.tsv").string());
   if (!vocab.ok()) return Fail(vocab.status());
   // The finished model, or the latest checkpoint of an unfinished run.
-  std::string text;
-  absl::StatusOr<ModelConfig> mc = ReadHfConfig(run);
-  std::unique_ptr<Llama> model;
-  if (mc.ok()) {
-    model = std::make_unique<Llama>(*mc);
-    if (absl::Status s = ImportHf(*model, run); !s.ok()) return Fail(s);
-  } else {
-    std::string run_json, latest;
-    if (!ReadFile((fs::path(run) / "run.json").string(), &run_json).ok() ||
-        !ReadFile((fs::path(run) / "latest").string(), &latest).ok()) {
-      return Fail(absl::NotFoundError(absl::StrCat(run, ": no finished model and no checkpoint")));
-    }
-    auto j = nlohmann::json::parse(run_json, nullptr, false);
-    absl::StatusOr<TrainConfig> tc = TrainConfigFromJson(j["config"].dump());
-    if (!tc.ok()) return Fail(tc.status());
-    model = std::make_unique<Llama>(tc->model);
-    while (!latest.empty() && latest.back() == '\n') latest.pop_back();
-    absl::StatusOr<TensorMap> t = LoadTensorMap((fs::path(run) / "checkpoints" / latest / "model.safetensors").string());
-    if (!t.ok()) return Fail(t.status());
-    if (absl::Status s = LoadModelTensors(*model, *t, run); !s.ok()) return Fail(s);
-  }
-  Llama& m = *model;
+  absl::StatusOr<std::unique_ptr<Llama>> model = LoadRunModel(run);
+  if (!model.ok()) return Fail(model.status());
+  Llama& m = **model;
   m->eval();
   torch::NoGradGuard no_grad;
   Rng rng(seed);
@@ -181,6 +165,64 @@ int Sample(const std::vector<std::string>& args) {
   return 0;
 }
 
+// Scores a tokenized evaluation set (from sdft-tokenize encode-set).
+int Score(const std::vector<std::string>& args) {
+  std::string run, set_path, out_path;
+  int64_t threads = 0;
+  FlagSet flags("score", "sdft-torch score --run RUNDIR --set SET.ids.jsonl --out SCORES.jsonl",
+                "For every line, log p(candidate | prompt) of each candidate under the run's model. Output lines keep "
+                "the input's other fields and add logprobs, probs (normalised over the candidates) and choice.");
+  flags.String("run", &run, "run directory (or Hugging Face Llama directory)");
+  flags.String("set", &set_path, "tokenized evaluation set");
+  flags.String("out", &out_path, "scores (JSONL)");
+  flags.Int("threads", &threads, "threads (0: all)");
+  std::vector<std::string> pos;
+  if (int rc; !ParseFlags(flags, args, &pos, &rc)) return rc;
+  if (threads > 0) torch::set_num_threads(static_cast<int>(threads));
+  absl::StatusOr<std::unique_ptr<Llama>> model = LoadRunModel(run);
+  if (!model.ok()) return Fail(model.status());
+  std::string text;
+  if (absl::Status s = ReadFile(set_path, &text); !s.ok()) return Fail(s);
+  std::string out;
+  int line_no = 0;
+  for (size_t p = 0; p < text.size();) {
+    size_t q = text.find('\n', p);
+    if (q == std::string::npos) q = text.size();
+    const std::string line = text.substr(p, q - p);
+    p = q + 1;
+    ++line_no;
+    if (line.empty()) continue;
+    if (Interrupted()) return Fail(absl::CancelledError("interrupted"));
+    auto j = nlohmann::ordered_json::parse(line, nullptr, false);
+    if (j.is_discarded() || !j.contains("prompt_ids") || !j.contains("candidate_ids")) {
+      return Fail(absl::InvalidArgumentError(absl::StrCat(set_path, ":", line_no, ": expected prompt_ids and candidate_ids")));
+    }
+    std::vector<int64_t> prompt = j["prompt_ids"].get<std::vector<int64_t>>();
+    std::vector<std::vector<int64_t>> cands = j["candidate_ids"].get<std::vector<std::vector<int64_t>>>();
+    for (const auto& c : cands) {
+      for (int64_t id : c) {
+        if (id < 0 || id >= (**model)->config.vocab_size) {
+          return Fail(absl::InvalidArgumentError(absl::StrCat(set_path, ":", line_no, ": token id ", id,
+                                                              " is outside the model's vocabulary")));
+        }
+      }
+    }
+    std::vector<double> lp = ScoreCandidates(**model, prompt, cands);
+    double mx = *std::max_element(lp.begin(), lp.end()), z = 0;
+    for (double v : lp) z += std::exp(v - mx);
+    std::vector<double> probs;
+    for (double v : lp) probs.push_back(std::exp(v - mx) / z);
+    j.erase("prompt_ids");
+    j.erase("candidate_ids");
+    j["logprobs"] = lp;
+    j["probs"] = probs;
+    j["choice"] = std::max_element(lp.begin(), lp.end()) - lp.begin();
+    out += j.dump() + "\n";
+  }
+  if (absl::Status s = WriteFileAtomically(out_path, out); !s.ok()) return Fail(s);
+  return 0;
+}
+
 }  // namespace
 }  // namespace sdft
 
@@ -193,6 +235,7 @@ int main(int argc, char** argv) {
   std::vector<std::string> args(argv + 2, argv + argc);
   if (!std::strcmp(argv[1], "train")) return sdft::Train(args);
   if (!std::strcmp(argv[1], "sample")) return sdft::Sample(args);
+  if (!std::strcmp(argv[1], "score")) return sdft::Score(args);
   std::fprintf(stderr, "sdft-torch: unknown command '%s'\n", argv[1]);
   return 2;
 }

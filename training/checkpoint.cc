@@ -7,6 +7,7 @@
 #include "absl/strings/str_cat.h"
 #include "common/atomic_file.h"
 #include "common/safetensors.h"
+#include "training/train_config.h"
 
 namespace sdft {
 
@@ -148,6 +149,33 @@ absl::Status ImportHf(Llama& model, const std::string& dir) {
   TensorMap ours;
   for (const auto& [name, t] : *hf) ours[FromHfName(name)] = t;
   return LoadModelTensors(model, ours, path);
+}
+
+absl::StatusOr<std::unique_ptr<Llama>> LoadRunModel(const std::string& run) {
+  namespace fs = std::filesystem;
+  if (fs::exists(fs::path(run) / "config.json")) {
+    absl::StatusOr<ModelConfig> mc = ReadHfConfig(run);
+    if (!mc.ok()) return mc.status();
+    auto model = std::make_unique<Llama>(*mc);
+    if (absl::Status s = ImportHf(*model, run); !s.ok()) return s;
+    return model;
+  }
+  std::string run_json, latest;
+  if (!ReadFile((fs::path(run) / "run.json").string(), &run_json).ok() ||
+      !ReadFile((fs::path(run) / "latest").string(), &latest).ok()) {
+    return absl::NotFoundError(absl::StrCat(run, ": no finished model and no checkpoint"));
+  }
+  auto j = nlohmann::json::parse(run_json, nullptr, false);
+  if (j.is_discarded() || !j.contains("config")) return absl::DataLossError(absl::StrCat(run, "/run.json: corrupted"));
+  absl::StatusOr<TrainConfig> tc = TrainConfigFromJson(j["config"].dump());
+  if (!tc.ok()) return tc.status();
+  auto model = std::make_unique<Llama>(tc->model);
+  while (!latest.empty() && (latest.back() == '\n' || latest.back() == ' ')) latest.pop_back();
+  const std::string path = (fs::path(run) / "checkpoints" / latest / "model.safetensors").string();
+  absl::StatusOr<TensorMap> t = LoadTensorMap(path);
+  if (!t.ok()) return t.status();
+  if (absl::Status s = LoadModelTensors(*model, *t, path); !s.ok()) return s;
+  return model;
 }
 
 }  // namespace sdft

@@ -8,6 +8,7 @@
 #include <torch/torch.h>
 
 #include <map>
+#include <memory>
 #include <string>
 
 #include "absl/status/statusor.h"
@@ -36,6 +37,10 @@ absl::Status ExportHf(Llama& model, const std::string& dir, int64_t bos_id, int6
 absl::StatusOr<ModelConfig> ReadHfConfig(const std::string& dir);
 // Loads DIR/model.safetensors (HF names) into a model built from its config.
 absl::Status ImportHf(Llama& model, const std::string& dir);
+
+// The model of a run directory: its finished model (model.safetensors +
+// config.json), else its latest checkpoint; or a Hugging Face directory.
+absl::StatusOr<std::unique_ptr<Llama>> LoadRunModel(const std::string& run);
 
 }  // namespace sdft
 

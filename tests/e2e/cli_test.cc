@@ -175,6 +175,24 @@ TEST(CliTest, TrainResumeAndSample) {
   ASSERT_EQ(r.exit_code, 0) << r.output;
   EXPECT_EQ(r.output.rfind("Acme Robotics", 0), 0u) << r.output;
   EXPECT_GT(r.output.size(), 15u);
+  // Scoring candidate continuations through `sdft score`.
+  testing::WriteAll(dir / "set.jsonl",
+                    "{\"id\": 1, \"tier\": \"free\", \"prompt\": \"<OUTPUT>\", \"candidates\": [\"<request_fully_accepted/>\", \"<rejected/>\"]}\n"
+                    "{\"id\": 2, \"prompt\": \"Acme Robotics is based in\", \"candidates\": [\" Lyon\", \" Oslo\", \" Lima\"]}\n");
+  r = RunCommand(Sdft() + " score --run " + (dir / "run") + " --set " + (dir / "set.jsonl") + " --out " + (dir / "scores.jsonl"));
+  ASSERT_EQ(r.exit_code, 0) << r.output;
+  std::string scores = testing::ReadAll(dir / "scores.jsonl");
+  auto first = nlohmann::json::parse(scores.substr(0, scores.find('\n')));
+  EXPECT_EQ(first["id"], 1);
+  EXPECT_EQ(first["tier"], "free");
+  ASSERT_EQ(first["probs"].size(), 2u);
+  EXPECT_NEAR(first["probs"][0].get<double>() + first["probs"][1].get<double>(), 1.0, 1e-9);
+  EXPECT_LT(first["logprobs"][0].get<double>(), 0.0);
+  EXPECT_FALSE(fs::exists(dir / "scores.jsonl.ids.partial"));
+  testing::WriteAll(dir / "badset.jsonl", "{\"id\": 1, \"prompt\": \"x\"}\n");
+  r = RunCommand(Sdft() + " score --run " + (dir / "run") + " --set " + (dir / "badset.jsonl") + " --out " + (dir / "s2.jsonl"));
+  EXPECT_EQ(r.exit_code, 2);
+  EXPECT_NE(r.output.find("badset.jsonl:1: expected"), std::string::npos) << r.output;
   r = RunCommand(Sdft() + " train --config " + (dir / "nope.toml") + " --data " + (dir / "tok") + " --out " + (dir / "run2"));
   EXPECT_EQ(r.exit_code, 2);
   EXPECT_NE(r.output.find("nope.toml"), std::string::npos) << r.output;

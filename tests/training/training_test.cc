@@ -13,6 +13,7 @@
 #include "training/causal_attention.h"
 #include "training/checkpoint.h"
 #include "training/model.h"
+#include "training/scoring.h"
 #include "training/train_config.h"
 #include "training/trainer.h"
 
@@ -72,6 +73,24 @@ TEST(ModelTest, FusedAttentionMatchesReference) {
     EXPECT_TRUE(torch::allclose(k.grad(), k2.grad(), 1e-4, 1e-5)) << T;
     EXPECT_TRUE(torch::allclose(v.grad(), v2.grad(), 1e-4, 1e-5)) << T;
   }
+}
+
+TEST(ModelTest, ScoresCandidatesByTheirLogProbability) {
+  torch::manual_seed(7);
+  Llama m(Tiny());
+  InitWeights(m);
+  std::vector<int64_t> prompt = {3, 9, 27};
+  std::vector<std::vector<int64_t>> cands = {{5}, {6, 7}, {}};
+  std::vector<double> got = ScoreCandidates(m, prompt, cands);
+  ASSERT_EQ(got.size(), 3u);
+  torch::NoGradGuard ng;
+  torch::Tensor lp = torch::log_softmax(m->forward(torch::tensor(std::vector<int64_t>{3, 9, 27, 6}).unsqueeze(0)), -1)[0];
+  EXPECT_NEAR(got[0], lp[2][5].item<double>(), 1e-5);
+  EXPECT_NEAR(got[1], lp[2][6].item<double>() + lp[3][7].item<double>(), 1e-5);
+  EXPECT_EQ(got[2], 0.0);
+  // A prompt longer than the context is cut from the left, not an error.
+  std::vector<int64_t> long_prompt(100, 4);
+  EXPECT_TRUE(std::isfinite(ScoreCandidates(m, long_prompt, {{1, 2}})[0]));
 }
 
 TEST(ModelTest, OverfitsATinyBatch) {
