@@ -46,8 +46,10 @@ torch::Tensor AttentionImpl::forward(const torch::Tensor& x, const torch::Tensor
     v = v.repeat_interleave(n_heads / n_kv_heads, 1);
   }
   torch::Tensor y;
-  if (q.is_cpu() && q.scalar_type() == torch::kFloat32 && getenv("SDFT_UNFUSED_ATTENTION") == nullptr) {
-    y = CausalAttentionCpu(q, k, v);  // fused per head; see causal_attention.h
+  // The fused CPU kernel keeps memory linear in T and is as fast or faster
+  // from T = 256 on; below that the unfused op's larger kernels win.
+  if (q.is_cpu() && q.scalar_type() == torch::kFloat32 && T >= 256 && getenv("SDFT_UNFUSED_ATTENTION") == nullptr) {
+    y = CausalAttentionCpu(q, k, v);
   } else {
 #if TORCH_VERSION_MAJOR >= 2
     y = at::scaled_dot_product_attention(q, k, v, {}, 0.0, /*is_causal=*/true);
