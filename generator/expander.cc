@@ -208,7 +208,13 @@ void Expander::ExpandNode(const Node& n, int budget, std::string* out) {
       int max_depth = 0;
       for (const Alternative& a : n.alts) max_depth = std::max(max_depth, a.depth);
       Value v;
-      ExpandSeq(Choose(n.alts, nullptr, max_depth, budget).body, budget, &v.text);
+      const Alternative& a = Choose(n.alts, nullptr, max_depth, budget);
+      if (a.body.size() == 1 && a.body[0].kind == Node::Kind::kDate && a.body[0].mods.empty()) {
+        v.date = rng_->Range(a.body[0].lo, a.body[0].hi);  // keeps the date: {$d.iso}, {$d.weekday}
+        v.text = FormatDate(v.date, Modifier::kDateLong);
+      } else {
+        ExpandSeq(a.body, budget, &v.text);
+      }
       scoped_.emplace_back(n.target, std::move(v));
       break;
     }

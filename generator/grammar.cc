@@ -287,10 +287,22 @@ void Grammar::SetAltDepths(Seq* seq) {
 
 // Variables can be read where they were never bound; collect every name that
 // some {$x=...} binds, so such reads are allowed (checked again at run time).
-static void CollectBinds(const Seq& seq, std::set<std::string>* out) {
+static bool IsPlainDate(const Seq& body) {
+  return body.size() == 1 && body[0].kind == Node::Kind::kDate && body[0].mods.empty();
+}
+
+// Also collects the names whose every binding is a plain date {$d={@...}},
+// which keep their date (so {$d.weekday} is allowed).
+static void CollectBinds(const Seq& seq, std::set<std::string>* out, std::map<std::string, bool>* date_binds) {
   for (const Node& n : seq) {
-    if (n.kind == Node::Kind::kBind) out->insert(n.text);
-    for (const Alternative& a : n.alts) CollectBinds(a.body, out);
+    if (n.kind == Node::Kind::kBind) {
+      out->insert(n.text);
+      bool all_dates = !n.alts.empty();
+      for (const Alternative& a : n.alts) all_dates &= IsPlainDate(a.body);
+      auto [it, inserted] = date_binds->emplace(n.text, all_dates);
+      if (!inserted) it->second &= all_dates;
+    }
+    for (const Alternative& a : n.alts) CollectBinds(a.body, out, date_binds);
   }
 }
 
@@ -304,7 +316,8 @@ static bool AllDates(const Rule& r) {
 absl::Status Grammar::CheckDateMods(const Seq& seq) const {
   for (const Node& n : seq) {
     if (n.kind == Node::Kind::kVar) {
-      bool date = n.def >= 0 && rules_[n.def].is_date;
+      auto db = date_binds_.find(n.text);
+      bool date = n.def >= 0 ? rules_[n.def].is_date : (db != date_binds_.end() && db->second);
       for (Modifier m : n.mods) {
         if (IsDateModifier(m) && !date) {
           return Error(n.loc, absl::StrCat("modifier '", ModifierName(m), "' applies to dates only, and '$",
@@ -323,7 +336,7 @@ absl::Status Grammar::Finalize() {
   if (finalized_) return absl::OkStatus();
   std::set<std::string> bound;
   for (const Rule& r : rules_) {
-    for (const Alternative& a : r.alts) CollectBinds(a.body, &bound);
+    for (const Alternative& a : r.alts) CollectBinds(a.body, &bound, &date_binds_);
   }
   bound.insert("n");
   for (size_t i = 0; i < rules_.size(); ++i) {

@@ -104,6 +104,7 @@ class Grammar {
   std::map<std::string, int> entities_;  // name -> rule index
   std::vector<std::string> var_names_;
   std::map<std::string, int> var_ids_;
+  std::map<std::string, bool> date_binds_;  // variable -> every {$x=...} binds a plain date
   int fact_min_depth_ = 0;
   bool finalized_ = false;
 };

@@ -166,6 +166,14 @@ TEST(TemplateExpandTest, NumbersAndDates) {
                                           "2024-03-01 March 1, 2024 Friday 2021"}));
 }
 
+TEST(TemplateExpandTest, BoundDatesKeepTheirDate) {
+  Loaded l = Load("template doc: {$d={@2024-03-05}}{$d}|{$d.iso}|{$d.weekday}\n");
+  ASSERT_TRUE(l.status.ok()) << l.status;
+  EXPECT_EQ(ExpandDoc(*l.grammar, 1), "March 5, 2024|2024-03-05|Tuesday");
+  // A variable also bound to text is not a date.
+  EXPECT_FALSE(Load("x: y\ntemplate doc: {$d={@2024-03-05}}{$d={x}}{$d.iso}\n").status.ok());
+}
+
 TEST(TemplateExpandTest, Modifiers) {
   auto apply = [](Modifier m, std::string s) {
     ApplyModifier(m, &s, INT64_MIN);
