@@ -178,6 +178,26 @@ TEST(TokenizeTest, SameSeedSameBytesForAnyThreadCount) {
   EXPECT_NE(testing::ReadAll(dir / "a/val_00000.bin"), testing::ReadAll(dir / "c/val_00000.bin"));
 }
 
+TEST(TokenizeTest, UnigramModelsRoundTripToo) {
+  testing::ScratchDir dir;
+  std::string jsonl;
+  for (const std::string& t : TrickyTexts()) jsonl += JsonLine(t);
+  for (int i = 0; i < 800; ++i) jsonl += JsonLine("unigram line " + std::to_string(i) + " with  two spaces\nand a newline");
+  testing::WriteAll(dir / "in.jsonl", jsonl);
+  TokenizeOptions o = Options(dir / "in.jsonl", dir / "tok", 600);
+  o.model_type = "unigram";
+  absl::StatusOr<TokenizeResult> r = RunTokenize(o);  // fails if any document does not round-trip
+  ASSERT_TRUE(r.ok()) << r.status();
+  nlohmann::json m = nlohmann::json::parse(testing::ReadAll(dir / "tok/manifest.json"));
+  EXPECT_EQ(m["tokenizer"]["model_type"], "unigram");
+  std::multiset<std::string> got;
+  for (const char* split : {"train", "val"}) {
+    for (std::string& t : DecodeSplit(dir / "tok", split)) got.insert(std::move(t));
+  }
+  EXPECT_EQ(got.count(TrickyTexts()[0]), 1u);
+  EXPECT_EQ(got.size(), 800u + TrickyTexts().size());
+}
+
 TEST(TokenizeTest, BlendsInputsByWeight) {
   testing::ScratchDir dir;
   std::string a, b;
