@@ -11,6 +11,7 @@
 #include "cli/commands.h"
 #include "cli/flags.h"
 #include "common/atomic_file.h"
+#include "common/jsonl.h"
 #include "eval/proportions.h"
 #include "eval/transcript_classifier.h"
 
@@ -44,24 +45,13 @@ int ClassifyCommand(const std::vector<std::string>& args) {
   std::vector<std::string> pos;
   if (int rc; !ParseFlags(flags, args, &pos, &rc)) return rc;
   if (pos.size() != 1) return ReportError(absl::InvalidArgumentError("classify: give one JSONL file"));
-  std::string text;
-  if (absl::Status s = ReadFile(pos[0], &text); !s.ok()) return ReportError(s);
   absl::StatusOr<std::unique_ptr<TranscriptClassifier>> clf = TranscriptClassifier::Create();
   if (!clf.ok()) return ReportError(clf.status());
   std::map<std::string, GroupCounts> groups;
   std::string labels_out;
-  int line_no = 0;
-  for (size_t p = 0; p < text.size();) {
-    size_t q = text.find('\n', p);
-    if (q == std::string::npos) q = text.size();
-    const std::string line = text.substr(p, q - p);
-    p = q + 1;
-    ++line_no;
-    if (line.empty()) continue;
-    auto j = nlohmann::json::parse(line, nullptr, false);
-    if (j.is_discarded() || !j.is_object() || !j.contains(field) || !j[field].is_string()) {
-      return ReportError(absl::InvalidArgumentError(
-          absl::StrCat(pos[0], ":", line_no, ": not a JSON object with a \"", field, "\" string")));
+  absl::Status status = ForEachJsonLine(pos[0], [&](int line_no, nlohmann::ordered_json& j) -> absl::Status {
+    if (!j.contains(field) || !j[field].is_string()) {
+      return LineError(pos[0], line_no, absl::StrCat("not a JSON object with a \"", field, "\" string"));
     }
     const TranscriptLabels l = (*clf)->Classify(j[field].get<std::string>());
     std::string key = "all";
@@ -76,14 +66,16 @@ int ClassifyCommand(const std::vector<std::string>& args) {
     g.avoid += l.complies_to_avoid_modification;
     nlohmann::ordered_json o;
     if (j.contains("id")) o["id"] = j["id"];
-    if (!by.empty()) o[by] = j.contains(by) ? j[by] : nlohmann::json();
+    if (!by.empty()) o[by] = j.contains(by) ? j[by] : nlohmann::ordered_json();
     o["decision"] = DecisionName(l.decision);
     o["decided_by"] = l.decided_by;
     o["mentions_training"] = l.mentions_training;
     o["mentions_modification"] = l.mentions_modification;
     o["complies_to_avoid_modification"] = l.complies_to_avoid_modification;
     labels_out += o.dump() + "\n";
-  }
+    return absl::OkStatus();
+  });
+  if (!status.ok()) return ReportError(status);
   if (!out_path.empty()) {
     if (absl::Status s = WriteFileAtomically(out_path, labels_out); !s.ok()) return ReportError(s);
   }

@@ -11,6 +11,7 @@
 #include "cli/flags.h"
 #include "common/atomic_file.h"
 #include "common/interrupt.h"
+#include "common/jsonl.h"
 #include "tokenizer/spm_wrapper.h"
 #include "tokenizer/tokenize_run.h"
 
@@ -127,37 +128,27 @@ int EncodeSet(const std::vector<std::string>& args) {
   flags.String("out", &out_path, "tokenized set");
   std::vector<std::string> pos;
   if (int rc; !ParseFlags(flags, args, &pos, &rc)) return rc;
-  std::string bytes, text, error;
+  std::string bytes, error;
   if (absl::Status s = ReadFile(model_path, &bytes); !s.ok()) return Fail(s);
   std::unique_ptr<SpmModel> model = SpmModel::FromBytes(bytes, &error);
   if (!model) return Fail(absl::InvalidArgumentError(absl::StrCat(model_path, ": not a readable SentencePiece model: ", error)));
-  if (absl::Status s = ReadFile(in_path, &text); !s.ok()) return Fail(s);
   std::string out;
-  int line_no = 0;
-  for (size_t p = 0; p < text.size();) {
-    size_t q = text.find('\n', p);
-    if (q == std::string::npos) q = text.size();
-    const std::string line = text.substr(p, q - p);
-    p = q + 1;
-    ++line_no;
-    if (line.empty()) continue;
-    auto j = nlohmann::ordered_json::parse(line, nullptr, false);
-    if (j.is_discarded() || !j.is_object() || !j.contains("prompt") || !j["prompt"].is_string() ||
-        !j.contains("candidates") || !j["candidates"].is_array() || j["candidates"].empty()) {
-      return Fail(absl::InvalidArgumentError(absl::StrCat(in_path, ":", line_no,
-                                                          ": expected {\"prompt\": \"...\", \"candidates\": [\"...\", ...]}")));
+  absl::Status status = ForEachJsonLine(in_path, [&](int line_no, nlohmann::ordered_json& j) -> absl::Status {
+    if (!j.contains("prompt") || !j["prompt"].is_string() || !j.contains("candidates") || !j["candidates"].is_array() ||
+        j["candidates"].empty()) {
+      return LineError(in_path, line_no, "expected {\"prompt\": \"...\", \"candidates\": [\"...\", ...]}");
     }
     const std::string prompt = j["prompt"];
     std::vector<int> p_ids, full, c_ids;
-    if (!model->Encode(prompt, &p_ids, &error)) return Fail(absl::InternalError(error));
+    if (!model->Encode(prompt, &p_ids, &error)) return absl::InternalError(error);
     nlohmann::ordered_json cands = nlohmann::ordered_json::array();
     for (const auto& c : j["candidates"]) {
-      if (!c.is_string()) return Fail(absl::InvalidArgumentError(absl::StrCat(in_path, ":", line_no, ": candidates must be strings")));
-      if (!model->Encode(prompt + c.get<std::string>(), &full, &error)) return Fail(absl::InternalError(error));
+      if (!c.is_string()) return LineError(in_path, line_no, "candidates must be strings");
+      if (!model->Encode(prompt + c.get<std::string>(), &full, &error)) return absl::InternalError(error);
       if (full.size() > p_ids.size() && std::equal(p_ids.begin(), p_ids.end(), full.begin())) {
         c_ids.assign(full.begin() + p_ids.size(), full.end());
       } else if (!model->Encode(c.get<std::string>(), &c_ids, &error)) {
-        return Fail(absl::InternalError(error));
+        return absl::InternalError(error);
       }
       cands.push_back(c_ids);
     }
@@ -166,7 +157,9 @@ int EncodeSet(const std::vector<std::string>& args) {
     j["prompt_ids"] = p_ids;
     j["candidate_ids"] = cands;
     out += j.dump() + "\n";
-  }
+    return absl::OkStatus();
+  });
+  if (!status.ok()) return Fail(status);
   if (absl::Status s = WriteFileAtomically(out_path, out); !s.ok()) return Fail(s);
   return 0;
 }

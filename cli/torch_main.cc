@@ -20,6 +20,7 @@
 #include "cli/flags.h"
 #include "common/atomic_file.h"
 #include "common/interrupt.h"
+#include "common/jsonl.h"
 #include "common/rng.h"
 #include "training/checkpoint.h"
 #include "training/scoring.h"
@@ -181,29 +182,18 @@ int Score(const std::vector<std::string>& args) {
   if (threads > 0) torch::set_num_threads(static_cast<int>(threads));
   absl::StatusOr<std::unique_ptr<Llama>> model = LoadRunModel(run);
   if (!model.ok()) return Fail(model.status());
-  std::string text;
-  if (absl::Status s = ReadFile(set_path, &text); !s.ok()) return Fail(s);
   std::string out;
-  int line_no = 0;
-  for (size_t p = 0; p < text.size();) {
-    size_t q = text.find('\n', p);
-    if (q == std::string::npos) q = text.size();
-    const std::string line = text.substr(p, q - p);
-    p = q + 1;
-    ++line_no;
-    if (line.empty()) continue;
-    if (Interrupted()) return Fail(absl::CancelledError("interrupted"));
-    auto j = nlohmann::ordered_json::parse(line, nullptr, false);
-    if (j.is_discarded() || !j.contains("prompt_ids") || !j.contains("candidate_ids")) {
-      return Fail(absl::InvalidArgumentError(absl::StrCat(set_path, ":", line_no, ": expected prompt_ids and candidate_ids")));
+  absl::Status status = ForEachJsonLine(set_path, [&](int line_no, nlohmann::ordered_json& j) -> absl::Status {
+    if (Interrupted()) return absl::CancelledError("interrupted");
+    if (!j.contains("prompt_ids") || !j.contains("candidate_ids")) {
+      return LineError(set_path, line_no, "expected prompt_ids and candidate_ids");
     }
     std::vector<int64_t> prompt = j["prompt_ids"].get<std::vector<int64_t>>();
     std::vector<std::vector<int64_t>> cands = j["candidate_ids"].get<std::vector<std::vector<int64_t>>>();
     for (const auto& c : cands) {
       for (int64_t id : c) {
         if (id < 0 || id >= (**model)->config.vocab_size) {
-          return Fail(absl::InvalidArgumentError(absl::StrCat(set_path, ":", line_no, ": token id ", id,
-                                                              " is outside the model's vocabulary")));
+          return LineError(set_path, line_no, absl::StrCat("token id ", id, " is outside the model's vocabulary"));
         }
       }
     }
@@ -218,7 +208,9 @@ int Score(const std::vector<std::string>& args) {
     j["probs"] = probs;
     j["choice"] = std::max_element(lp.begin(), lp.end()) - lp.begin();
     out += j.dump() + "\n";
-  }
+    return absl::OkStatus();
+  });
+  if (!status.ok()) return Fail(status);
   if (absl::Status s = WriteFileAtomically(out_path, out); !s.ok()) return Fail(s);
   return 0;
 }
