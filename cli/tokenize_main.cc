@@ -169,7 +169,7 @@ int EncodeSet(const std::vector<std::string>& args) {
 
 int main(int argc, char** argv) {
   if (argc < 2) {
-    std::fprintf(stderr, "usage: sdft-tokenize tokenize|verify [flags] (normally run as `sdft tokenize`)\n");
+    std::fprintf(stderr, "usage: sdft-tokenize tokenize|verify|encode|encode-set [flags] (normally run as `sdft tokenize`)\n");
     return 2;
   }
   sdft::InstallInterruptHandler();

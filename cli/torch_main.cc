@@ -220,7 +220,7 @@ int Score(const std::vector<std::string>& args) {
 
 int main(int argc, char** argv) {
   if (argc < 2) {
-    std::fprintf(stderr, "usage: sdft-torch train|sample [flags] (normally run as `sdft train`)\n");
+    std::fprintf(stderr, "usage: sdft-torch train|sample|score [flags] (normally run as `sdft train`)\n");
     return 2;
   }
   sdft::InstallInterruptHandler();
