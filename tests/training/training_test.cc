@@ -193,6 +193,47 @@ TEST(TrainTest, ResumeIsBitIdentical) {
   EXPECT_EQ(testing::ReadAll(dir / "full/model.safetensors"), testing::ReadAll(dir / "split/model.safetensors"));
 }
 
+// Fine-tuning starts from the given weights with a fresh optimizer and its
+// own schedule, from a run directory or a Hugging Face directory alike.
+TEST(TrainTest, InitFromARunOrAHuggingFaceDirectory) {
+  testing::ScratchDir dir;
+  const std::string data = MakeTokenDir(dir / "tok");
+  TrainOptions base = TinyTrain(data, dir / "base");
+  base.config.steps = 60;
+  absl::StatusOr<TrainResult> pre = RunTrain(base);
+  ASSERT_TRUE(pre.ok()) << pre.status();
+  absl::StatusOr<TrainResult> fresh = RunTrain(TinyTrain(data, dir / "fresh"));
+  ASSERT_TRUE(fresh.ok()) << fresh.status();
+  for (const std::string init : {dir / "base", dir / "base/checkpoints/step_00000060"}) {
+    TrainOptions ft = TinyTrain(data, dir / ("ft" + std::to_string(init.size())));
+    ft.init = init;
+    ft.config.steps = 5;
+    absl::StatusOr<TrainResult> r = RunTrain(ft);
+    ASSERT_TRUE(r.ok()) << r.status();
+    EXPECT_LT(r->losses.front(), fresh->losses.front() - 0.2) << init << ": did not start from the pretrained weights";
+    nlohmann::json info = nlohmann::json::parse(testing::ReadAll(ft.out_dir + "/run.json"));
+    EXPECT_EQ(info["init"], init);
+  }
+  // The exported Hugging Face directory (model.safetensors + config.json) works as --init too.
+  testing::ScratchDir hf;
+  fs::copy_file(dir / "base/model.safetensors", hf / "model.safetensors");
+  fs::copy_file(dir / "base/config.json", hf / "config.json");
+  TrainOptions ft = TinyTrain(data, dir / "ft_hf");
+  ft.init = hf.path();
+  ft.config.steps = 5;
+  absl::StatusOr<TrainResult> r = RunTrain(ft);
+  ASSERT_TRUE(r.ok()) << r.status();
+  EXPECT_LT(r->losses.front(), fresh->losses.front() - 0.2);
+  // A vocabulary that does not match the data is refused.
+  nlohmann::json cfg = nlohmann::json::parse(testing::ReadAll(hf / "config.json"));
+  cfg["vocab_size"] = 99;
+  testing::WriteAll(hf / "config.json", cfg.dump());
+  ft.out_dir = dir / "ft_bad";
+  r = RunTrain(ft);
+  ASSERT_FALSE(r.ok());
+  EXPECT_NE(r.status().message().find("vocabulary of 99"), std::string::npos) << r.status();
+}
+
 TEST(TrainTest, CorruptCheckpointIsAClearError) {
   testing::ScratchDir dir;
   const std::string data = MakeTokenDir(dir / "tok");
