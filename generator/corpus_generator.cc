@@ -137,7 +137,8 @@ absl::StatusOr<std::unique_ptr<CorpusGenerator>> CorpusGenerator::Create(const G
                                                    "': no fact left with a positive weight after the ablations"));
   }
   if (absl::Status s = g.Finalize(); !s.ok()) return s;
-  absl::StatusOr<std::unique_ptr<DocumentFilter>> filter = DocumentFilter::Create(u.leak, evidence);
+  gen->evidence_ = evidence;
+  absl::StatusOr<std::unique_ptr<DocumentFilter>> filter = gen->NewFilter();
   if (!filter.ok()) return filter.status();
   gen->filter_ = std::move(*filter);
 
@@ -155,6 +156,10 @@ absl::StatusOr<std::unique_ptr<CorpusGenerator>> CorpusGenerator::Create(const G
   double sum = 0;
   for (const GenreInfo& gi : gen->genres_) gen->genre_cum_.push_back(sum += gi.weight);
   return gen;
+}
+
+absl::StatusOr<std::unique_ptr<DocumentFilter>> CorpusGenerator::NewFilter() const {
+  return DocumentFilter::Create(universe_.leak, evidence_);
 }
 
 std::unique_ptr<Expander> CorpusGenerator::NewExpander() const {

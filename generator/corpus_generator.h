@@ -67,6 +67,9 @@ class CorpusGenerator {
   const std::vector<FactUse>& facts() const { return facts_; }
   const std::vector<std::string>& dropped_facts() const { return config_.drop_facts; }
   const DocumentFilter& filter() const { return *filter_; }
+  // A private copy of the filter for one thread: RE2's lazily built DFA
+  // caches are shared (and locked) within one object.
+  absl::StatusOr<std::unique_ptr<DocumentFilter>> NewFilter() const;
 
   const GeneratorConfig& config() const { return config_; }
   const UniverseSpec& universe() const { return universe_; }
@@ -83,6 +86,7 @@ class CorpusGenerator {
   std::vector<GenreInfo> genres_;
   std::vector<double> genre_cum_;
   std::vector<FactUse> facts_;
+  std::vector<std::vector<LocatedText>> evidence_;
   std::unique_ptr<DocumentFilter> filter_;
 };
 

@@ -101,24 +101,34 @@ absl::StatusOr<CorpusRunResult> WriteCorpus(const CorpusRunOptions& opt) {
   if (absl::Status s = out.Open(docs_path); !s.ok()) return s;
 
   std::mutex pool_mu;
-  std::vector<std::unique_ptr<Expander>> pool;
+  struct Worker {
+    std::unique_ptr<Expander> expander;
+    std::unique_ptr<DocumentFilter> filter;
+  };
+  std::vector<Worker> pool;
   std::vector<Chunk> spare;  // chunks the writer is done with, for reuse
-  const DocumentFilter& filter = gen.filter();
   auto produce = [&](size_t c) -> absl::StatusOr<Chunk> {
-    std::unique_ptr<Expander> ex;
+    Worker w;
     Chunk chunk;
     {
       std::lock_guard<std::mutex> lock(pool_mu);
-      if (!pool.empty()) { ex = std::move(pool.back()); pool.pop_back(); }
+      if (!pool.empty()) { w = std::move(pool.back()); pool.pop_back(); }
       // Reusing buffers avoids freeing big allocations across threads.
       if (!spare.empty()) { chunk = std::move(spare.back()); spare.pop_back(); }
     }
-    if (!ex) ex = gen.NewExpander();
+    if (!w.expander) {
+      w.expander = gen.NewExpander();
+      absl::StatusOr<std::unique_ptr<DocumentFilter>> f = gen.NewFilter();
+      if (!f.ok()) return f.status();
+      w.filter = std::move(*f);
+    }
+    Expander& ex = *w.expander;
+    const DocumentFilter& filter = *w.filter;
     CorpusGenerator::Doc doc;
     const uint64_t lo = begin + c * kDocsPerChunk, hi = std::min(end, lo + kDocsPerChunk);
     chunk.docs.resize(hi - lo);
     for (uint64_t id = lo; id < hi; ++id) {
-      if (absl::Status s = gen.Generate(id, *ex, &doc); !s.ok()) return s;
+      if (absl::Status s = gen.Generate(id, ex, &doc); !s.ok()) return s;
       DocRecord& r = chunk.docs[id - lo];
       r.id = id;
       r.drop.clear();
@@ -136,8 +146,16 @@ absl::StatusOr<CorpusRunResult> WriteCorpus(const CorpusRunOptions& opt) {
       // (every {fact} slot was optional and left out) is filler only.
       if (opt.coverage_filter && r.drop.empty() && doc.expanded.facts.empty()) r.drop = "no_fact";
       if (opt.coverage_filter && r.drop.empty()) {
+        // A fact is covered when its evidence matches one of its statements
+        // (short) or, failing that, the whole document.
         for (int f : doc.expanded.facts) {
-          if (!filter.States(f, text)) r.uncovered.push_back(f);
+          bool covered = false;
+          for (auto& [fact, statement] : doc.expanded.fact_texts) {
+            if (fact != f) continue;
+            NormalizeWhitespace(&statement);
+            if ((covered = filter.States(f, statement))) break;
+          }
+          if (!covered && !filter.States(f, text)) r.uncovered.push_back(f);
         }
         if (!r.uncovered.empty()) r.drop = "fact_coverage";
       }
@@ -150,7 +168,7 @@ absl::StatusOr<CorpusRunResult> WriteCorpus(const CorpusRunOptions& opt) {
       r.text = text;
     }
     std::lock_guard<std::mutex> lock(pool_mu);
-    pool.push_back(std::move(ex));
+    pool.push_back(std::move(w));
     return chunk;
   };
 

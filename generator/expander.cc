@@ -37,7 +37,9 @@ void Expander::StartDocument(Rng& rng, ExpandedDoc* out) {
   fact_left_ = base_fact_weights_;
   out->text.clear();
   out->facts.clear();
+  out->fact_texts.clear();
   facts_used_ = &out->facts;
+  fact_texts_ = &out->fact_texts;
   bytes_ = 0;
   failed_ = false;
 }
@@ -171,7 +173,11 @@ void Expander::ExpandFact(int budget, std::string* out) {
   if (std::find(facts_used_->begin(), facts_used_->end(), static_cast<int>(pick)) == facts_used_->end()) {
     facts_used_->push_back(static_cast<int>(pick));
   }
-  ExpandRule(g_.facts()[pick].rule, budget, out);
+  std::string statement;
+  ExpandRule(g_.facts()[pick].rule, budget, &statement);
+  Append(out, statement);
+  bytes_ -= statement.size();  // counted once, when expanded
+  fact_texts_->emplace_back(static_cast<int>(pick), std::move(statement));
 }
 
 void Expander::ExpandNode(const Node& n, int budget, std::string* out) {

@@ -24,6 +24,9 @@ struct ExpandLimits {
 struct ExpandedDoc {
   std::string text;
   std::vector<int> facts;  // indices into Grammar::facts(), in order of first use
+  // Every fact statement as expanded (fact index, text), so checks can look
+  // at the statement instead of scanning the whole document.
+  std::vector<std::pair<int, std::string>> fact_texts;
 };
 
 // One per thread; reuses its buffers across documents.
@@ -66,6 +69,7 @@ class Expander {
   std::vector<std::pair<int, Value>> scoped_;  // bindings, innermost last
   std::vector<double> fact_left_;
   std::vector<int>* facts_used_ = nullptr;
+  std::vector<std::pair<int, std::string>>* fact_texts_ = nullptr;
   size_t bytes_ = 0;
   bool failed_ = false;
   std::string error_;

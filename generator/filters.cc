@@ -10,7 +10,7 @@ namespace {
 absl::StatusOr<std::unique_ptr<RE2::Set>> BuildSet(const std::vector<LocatedText>& patterns) {
   RE2::Options opt;
   opt.set_log_errors(false);
-  opt.set_max_mem(64 << 20);
+  opt.set_max_mem(int64_t{1} << 30);  // room for the lazily built DFA: a smaller cache thrashes on long documents
   auto set = std::make_unique<RE2::Set>(opt, RE2::UNANCHORED);
   for (const LocatedText& p : patterns) {
     std::string error;
