@@ -174,7 +174,17 @@ absl::Status CorpusGenerator::Generate(uint64_t id, Expander& expander, Doc* doc
   const GenreInfo& genre = genres_[gi];
   doc->id = id;
   doc->genre = static_cast<int>(gi);
-  doc->template_index = genre.templates[rng.Below(genre.templates.size())];
+  double total = 0;
+  for (int t : genre.templates) total += grammar_.templates()[t].weight;
+  double y = rng.Uniform() * total;
+  doc->template_index = genre.templates.back();
+  for (int t : genre.templates) {
+    if (y < grammar_.templates()[t].weight) {
+      doc->template_index = t;
+      break;
+    }
+    y -= grammar_.templates()[t].weight;
+  }
   absl::Status s = expander.Expand(grammar_.templates()[doc->template_index].rule, rng, &doc->expanded);
   if (!s.ok()) return absl::Status(s.code(), absl::StrCat("document ", id, ": ", s.message()));
   return absl::OkStatus();

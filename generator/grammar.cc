@@ -103,7 +103,7 @@ absl::Status Grammar::LoadParsed(int file, ParsedFile parsed, const std::string&
           return Error(d.loc, "templates belong in genre files (templates/genres/*.sdt), not in included banks");
         }
         r.kind = Rule::Kind::kTemplate;
-        templates_.push_back({genre, absl::StrCat(genre, "/", d.name), static_cast<int>(rules_.size())});
+        templates_.push_back({genre, absl::StrCat(genre, "/", d.name), static_cast<int>(rules_.size()), d.weight});
         break;
     }
     std::string key = (r.kind == Rule::Kind::kVar ? "$" : "") + r.name;

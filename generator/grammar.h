@@ -36,6 +36,7 @@ struct TemplateEntry {
   std::string genre;  // file stem of the genre file
   std::string name;   // "genre/template"
   int rule = -1;
+  double weight = 1.0;
 };
 
 struct FactEntry {

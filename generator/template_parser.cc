@@ -587,6 +587,19 @@ absl::StatusOr<ParsedFile> ParseTemplateFile(std::string_view text, const std::s
         while (k < rest.size() && IsIdentChar(rest[k])) ++k;
       }
       decl.name = std::string(rest.substr(name_start, k - name_start));
+      // "template name ^2:": how often the genre picks this template.
+      if (decl.kind == RuleDecl::Kind::kTemplate && k + 1 < rest.size() && rest[k] == ' ' && rest[k + 1] == '^') {
+        size_t j = k + 2;
+        while (j < rest.size() && (std::isdigit(static_cast<unsigned char>(rest[j])) || rest[j] == '.')) ++j;
+        std::string num(rest.substr(k + 2, j - k - 2));
+        char* end = nullptr;
+        double v = num.empty() ? -1 : std::strtod(num.c_str(), &end);
+        if (num.empty() || end != num.c_str() + num.size() || !(v > 0) || v > 1e9) {
+          return FileError(display, line_no, static_cast<int>(k) + 2, "bad template weight: write 'template name ^N:'");
+        }
+        decl.weight = v;
+        k = j;
+      }
       if (decl.name.empty() || k >= rest.size() || rest[k] != ':') {
         return FileError(display, line_no, static_cast<int>(k) + 1,
                          "expected a definition 'name:', '$name:' or 'template name:' at the start "

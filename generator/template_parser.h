@@ -19,6 +19,7 @@ struct RuleDecl {
   std::string name;  // without '$'
   std::vector<Alternative> alts;
   SourceLoc loc;
+  double weight = 1.0;  // templates: how often the genre picks it
 };
 
 struct IncludeDecl {

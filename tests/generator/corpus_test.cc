@@ -64,6 +64,22 @@ TEST(CorpusTest, ShardsConcatenateToTheUnshardedRun) {
   EXPECT_EQ(joined, whole);
 }
 
+TEST(CorpusTest, TemplateWeightsSteerTheChoice) {
+  testing::ScratchDir dir;
+  std::filesystem::copy(testing::SourcePath("tests/data/templates"), dir / "t", std::filesystem::copy_options::recursive);
+  testing::WriteAll(dir / "t/genres/gamma.sdt", "template often ^9: often {fact}\ntemplate rarely: rarely {fact}\n");
+  CorpusRunOptions o = TinyRun(dir / "out", 2000, 2);
+  o.generator.templates_dir = dir / "t";
+  o.generator.genres = {"gamma"};
+  o.dedup = Dedup::kNone;
+  ASSERT_TRUE(WriteCorpus(o).ok());
+  nlohmann::json m = nlohmann::json::parse(testing::ReadAll(dir / "out/manifest.json"));
+  const int often = m["counts"]["templates"]["gamma/often"], rarely = m["counts"]["templates"]["gamma/rarely"];
+  EXPECT_GT(often, 1650);
+  EXPECT_LT(often, 1950);
+  EXPECT_EQ(often + rarely, 2000);
+}
+
 TEST(CorpusTest, DifferentSeedsDiffer) {
   testing::ScratchDir dir;
   CorpusRunOptions a = TinyRun(dir / "a", 50, 1), b = TinyRun(dir / "b", 50, 1);

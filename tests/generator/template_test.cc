@@ -84,6 +84,15 @@ TEST(TemplateParseTest, RulesAlternativesWeightsAndBlocks) {
   EXPECT_TRUE(doc == "hello\n\nindented line" || doc == "hi there\n\nindented line") << doc;
 }
 
+TEST(TemplateParseTest, TemplateWeights) {
+  Loaded l = Load("template a ^3: x\ntemplate b: y\n");
+  ASSERT_TRUE(l.status.ok()) << l.status;
+  ASSERT_EQ(l.grammar->templates().size(), 2u);
+  EXPECT_DOUBLE_EQ(l.grammar->templates()[0].weight, 3.0);
+  EXPECT_DOUBLE_EQ(l.grammar->templates()[1].weight, 1.0);
+  EXPECT_EQ(ErrorOf("template a ^x: y\n").rfind("t.sdt:1:12: bad template weight", 0), 0u);
+}
+
 TEST(TemplateParseTest, WeightsAreRespected) {
   Loaded l = Load("template doc:\n  ^9 a\n  b\n");
   ASSERT_TRUE(l.status.ok()) << l.status;
