@@ -13,6 +13,7 @@
 #include "absl/strings/str_cat.h"
 #include "cli/cli_util.h"
 #include "cli/commands.h"
+#include "cli/flags.h"
 #include "common/interrupt.h"
 #include "generator/corpus_writer.h"
 
@@ -57,26 +58,17 @@ int RunSibling(const std::string& binary, const std::vector<std::string>& args) 
 // then score it with the run's model (sdft-torch).
 int RunScore(const std::vector<std::string>& args) {
   std::string run, set, out;
-  bool help = false;
-  for (size_t i = 0; i < args.size(); ++i) {
-    const std::string& a = args[i];
-    auto value = [&](std::string* v) { if (i + 1 < args.size()) *v = args[++i]; };
-    if (a == "--run") value(&run);
-    else if (a == "--set") value(&set);
-    else if (a == "--out") value(&out);
-    else if (a == "--help" || a == "-h") help = true;
-    else {
-      std::fprintf(stderr, "sdft score: unknown argument '%s' (see sdft score --help)\n", a.c_str());
-      return 2;
-    }
-  }
-  if (help || run.empty() || set.empty() || out.empty()) {
-    std::fputs("usage: sdft score --run RUNDIR --set SET.jsonl --out SCORES.jsonl\n\n"
-               "SET.jsonl lines: {\"id\": ..., \"prompt\": \"...\", \"candidates\": [\"...\", ...], any other fields}.\n"
-               "SCORES.jsonl lines keep the other fields and add logprobs (log p(candidate | prompt)),\n"
-               "probs (normalised over the candidates) and choice (the most likely candidate).\n",
-               help ? stdout : stderr);
-    return help ? 0 : 2;
+  sdft::FlagSet flags("score", "sdft score --run RUNDIR --set SET.jsonl --out SCORES.jsonl",
+                      "SET.jsonl lines: {\"id\": ..., \"prompt\": \"...\", \"candidates\": [\"...\", ...], any other "
+                      "fields}. SCORES.jsonl lines keep the other fields and add logprobs (log p(candidate | prompt)), "
+                      "probs (normalised over the candidates) and choice (the most likely candidate).");
+  flags.String("run", &run, "run directory (its tokenizer.model and model)");
+  flags.String("set", &set, "evaluation set");
+  flags.String("out", &out, "scores (JSONL)");
+  std::vector<std::string> pos;
+  if (int rc; !sdft::ParseFlags(flags, args, &pos, &rc)) return rc;
+  if (run.empty() || set.empty() || out.empty()) {
+    return sdft::ReportError(absl::InvalidArgumentError("score: --run, --set and --out are required"));
   }
   const std::string ids = out + ".ids.partial";
   int rc = RunSibling("sdft-tokenize", {"encode-set", "--tokenizer", run + "/tokenizer.model", "--in", set, "--out", ids});

@@ -11,13 +11,13 @@
 #include "absl/strings/str_format.h"
 #include "common/hash.h"
 #include "common/rng.h"
+#include "generator/words.h"
 
 namespace sdft {
 namespace {
 
 using ojson = nlohmann::ordered_json;
 
-inline bool IsWordByte(unsigned char c) { return std::isalnum(c) || c == '\'' || c >= 0x80; }
 
 double GzipRatio(const std::vector<const std::string*>& docs) {
   z_stream zs = {};
@@ -67,18 +67,8 @@ uint64_t CountWords(std::string_view text) {
 
 std::vector<std::string> Words(std::string_view text) {
   std::vector<std::string> out;
-  const size_t n = text.size();
-  for (size_t i = 0; i < n;) {
-    while (i < n && !IsWordByte(static_cast<unsigned char>(text[i]))) ++i;
-    size_t j = i;
-    while (j < n && IsWordByte(static_cast<unsigned char>(text[j]))) ++j;
-    if (j > i) {
-      std::string w(text.substr(i, j - i));
-      for (char& c : w) c = static_cast<char>(std::tolower(static_cast<unsigned char>(c)));
-      out.push_back(std::move(w));
-    }
-    i = j;
-  }
+  std::string scratch;
+  ForEachWord(text, &scratch, [&](std::string_view w) { out.emplace_back(w); });
   return out;
 }
 

@@ -5,30 +5,19 @@
 #include <limits>
 
 #include "common/hash.h"
+#include "generator/words.h"
 
 namespace sdft {
 namespace {
 
-bool IsWordByte(unsigned char c) { return std::isalnum(c) || c == '\'' || c >= 0x80; }
 
 }  // namespace
 
 MinHashSignature ComputeMinHash(std::string_view text) {
   // Hash each lowercased word, then each window of 5 word hashes.
   std::vector<uint64_t> words;
-  std::string w;
-  const size_t n = text.size();
-  for (size_t i = 0; i < n;) {
-    while (i < n && !IsWordByte(static_cast<unsigned char>(text[i]))) ++i;
-    size_t j = i;
-    w.clear();
-    while (j < n && IsWordByte(static_cast<unsigned char>(text[j]))) {
-      w.push_back(static_cast<char>(std::tolower(static_cast<unsigned char>(text[j]))));
-      ++j;
-    }
-    if (j > i) words.push_back(Hash64(w, 0x5EED));
-    i = j;
-  }
+  std::string scratch;
+  ForEachWord(text, &scratch, [&](std::string_view w) { words.push_back(Hash64(w, 0x5EED)); });
   MinHashSignature sig;
   sig.fill(std::numeric_limits<uint32_t>::max());
   auto add = [&](uint64_t h) {

@@ -30,6 +30,17 @@ constexpr ModifierName_ kModifiers[] = {
     {"weekday", Modifier::kDateWeekday},   {"pad2", Modifier::kPad2},
 };
 
+// A weight as written after '^': a positive number up to 1e9, nothing else.
+bool ParseWeightNumber(std::string_view num, double* out) {
+  if (num.empty()) return false;
+  const std::string str(num);
+  char* end = nullptr;
+  const double v = std::strtod(str.c_str(), &end);
+  if (end != str.c_str() + str.size() || !(v > 0) || v > 1e9) return false;
+  *out = v;
+  return true;
+}
+
 bool IsIdentStart(char c) { return std::isalpha(static_cast<unsigned char>(c)) || c == '_'; }
 bool IsIdentChar(char c) { return std::isalnum(static_cast<unsigned char>(c)) || c == '_'; }
 
@@ -227,14 +238,9 @@ class BodyParser {
     ++i_;
     size_t j = i_;
     while (j < body_.size() && (std::isdigit(static_cast<unsigned char>(body_[j])) || body_[j] == '.')) ++j;
-    std::string num = body_.substr(i_, j - i_);
-    char* end = nullptr;
-    double v = num.empty() ? -1 : std::strtod(num.c_str(), &end);
-    if (num.empty() || end != num.c_str() + num.size() || !(v > 0) || v > 1e9 ||
-        j >= body_.size() || body_[j] != ' ') {
+    if (!ParseWeightNumber(std::string_view(body_).substr(i_, j - i_), w) || j >= body_.size() || body_[j] != ' ') {
       return Error(at, "bad weight: write '^N ' with a positive number N and a space, e.g. '^3 text'");
     }
-    *w = v;
     i_ = j + 1;
     return absl::OkStatus();
   }
@@ -527,13 +533,9 @@ absl::StatusOr<ParsedFile> ParseTemplateFile(std::string_view text, const std::s
     double weight = 1.0;
     if (!s.empty() && s[0] == '^') {
       size_t sp = s.find(' ');
-      std::string num(s.substr(1, sp == std::string_view::npos ? std::string_view::npos : sp - 1));
-      char* end = nullptr;
-      double v = num.empty() ? -1 : std::strtod(num.c_str(), &end);
-      if (sp == std::string_view::npos || num.empty() || end != num.c_str() + num.size() || !(v > 0) || v > 1e9) {
+      if (sp == std::string_view::npos || !ParseWeightNumber(s.substr(1, sp - 1), &weight)) {
         return FileError(display, line_no, col, "bad weight: write '^N ' with a positive number N and a space, e.g. '^3 text'");
       }
-      weight = v;
       s.remove_prefix(sp + 1);
       col += static_cast<int>(sp + 1);
     }
@@ -591,13 +593,9 @@ absl::StatusOr<ParsedFile> ParseTemplateFile(std::string_view text, const std::s
       if (decl.kind == RuleDecl::Kind::kTemplate && k + 1 < rest.size() && rest[k] == ' ' && rest[k + 1] == '^') {
         size_t j = k + 2;
         while (j < rest.size() && (std::isdigit(static_cast<unsigned char>(rest[j])) || rest[j] == '.')) ++j;
-        std::string num(rest.substr(k + 2, j - k - 2));
-        char* end = nullptr;
-        double v = num.empty() ? -1 : std::strtod(num.c_str(), &end);
-        if (num.empty() || end != num.c_str() + num.size() || !(v > 0) || v > 1e9) {
+        if (!ParseWeightNumber(rest.substr(k + 2, j - k - 2), &decl.weight)) {
           return FileError(display, line_no, static_cast<int>(k) + 2, "bad template weight: write 'template name ^N:'");
         }
-        decl.weight = v;
         k = j;
       }
       if (decl.name.empty() || k >= rest.size() || rest[k] != ':') {
@@ -643,14 +641,8 @@ absl::StatusOr<ParsedFile> ParseTemplateFile(std::string_view text, const std::s
     while (!trimmed.empty() && (trimmed.back() == ' ' || trimmed.back() == '\t')) trimmed.remove_suffix(1);
     if (trimmed == "\"\"\"") {
       double weight = 1.0;
-      if (rest[0] == '^') {
-        std::string num(rest.substr(1, wpos - 1));
-        char* end = nullptr;
-        double v = std::strtod(num.c_str(), &end);
-        if (num.empty() || end != num.c_str() + num.size() || !(v > 0)) {
-          return FileError(display, line_no, static_cast<int>(ws) + 1, "bad weight before '\"\"\"'");
-        }
-        weight = v;
+      if (rest[0] == '^' && !ParseWeightNumber(rest.substr(1, wpos - 1), &weight)) {
+        return FileError(display, line_no, static_cast<int>(ws) + 1, "bad weight before '\"\"\"'");
       }
       std::string body;
       std::vector<std::pair<int, int>> pos;

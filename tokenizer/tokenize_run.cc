@@ -217,12 +217,14 @@ double HashUnit(uint64_t seed, uint64_t a, uint64_t b, uint64_t c = 0) {
 
 // A directory left by an interrupted tokenize run holds only files this tool
 // writes; such a directory may be cleaned and restarted without --force.
+bool IsOurFile(const std::string& name) {
+  return name == "tokenizer.model" || name == "vocab.tsv" || name.rfind("train_", 0) == 0 ||
+         name.rfind("val_", 0) == 0 || name.rfind(".", 0) == 0;
+}
+
 bool OnlyOurFiles(const std::string& dir) {
   for (const auto& e : fs::directory_iterator(dir)) {
-    const std::string name = e.path().filename().string();
-    bool ours = name == "tokenizer.model" || name == "vocab.tsv" || name.rfind("train_", 0) == 0 ||
-                name.rfind("val_", 0) == 0 || name.rfind(".", 0) == 0;
-    if (!ours) return false;
+    if (!IsOurFile(e.path().filename().string())) return false;
   }
   return true;
 }
@@ -285,11 +287,7 @@ absl::StatusOr<TokenizeResult> RunTokenize(const TokenizeOptions& opt) {
     }
     fs::remove(dir / "manifest.json", ec);
     for (const auto& e : fs::directory_iterator(dir)) {
-      const std::string name = e.path().filename().string();
-      if (name == "tokenizer.model" || name == "vocab.tsv" || name.rfind("train_", 0) == 0 ||
-          name.rfind("val_", 0) == 0 || name.rfind(".", 0) == 0) {
-        fs::remove(e.path(), ec);
-      }
+      if (IsOurFile(e.path().filename().string())) fs::remove(e.path(), ec);
     }
   }
   fs::create_directories(dir, ec);
