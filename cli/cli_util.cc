@@ -2,8 +2,10 @@
 
 #include "cli/flags.h"
 
+#include <sys/wait.h>
 #include <unistd.h>
 
+#include <cerrno>
 #include <cstdio>
 #include <filesystem>
 
@@ -39,6 +41,29 @@ std::string SelfDir() {
   if (n <= 0) return ".";
   buf[n] = '\0';
   return std::filesystem::path(buf).parent_path().string();
+}
+
+int RunSibling(const std::string& binary, const std::vector<std::string>& args) {
+  const std::string bin = (std::filesystem::path(SelfDir()) / binary).string();
+  if (!std::filesystem::exists(bin)) {
+    std::fprintf(stderr, "sdft: %s was not built (%s)\n", binary.c_str(), bin.c_str());
+    return 2;
+  }
+  std::vector<char*> argv;
+  argv.push_back(const_cast<char*>(bin.c_str()));
+  for (const std::string& a : args) argv.push_back(const_cast<char*>(a.c_str()));
+  argv.push_back(nullptr);
+  std::fflush(nullptr);
+  pid_t pid = fork();
+  if (pid == 0) {
+    execv(bin.c_str(), argv.data());
+    _exit(127);
+  }
+  if (pid < 0) return 127;
+  int status = 0;
+  while (waitpid(pid, &status, 0) < 0 && errno == EINTR) {
+  }
+  return WIFEXITED(status) ? WEXITSTATUS(status) : 128 + WTERMSIG(status);
 }
 
 }  // namespace sdft

@@ -24,6 +24,11 @@ bool ParseFlags(FlagSet& flags, const std::vector<std::string>& args, std::vecto
 // The directory holding the running executable.
 std::string SelfDir();
 
+// Runs an executable from SelfDir() (e.g. "sdft-torch") with `args` and
+// waits; returns its exit code (128 + signal when killed, 127 when it could
+// not start, 2 with a message when it was not built).
+int RunSibling(const std::string& binary, const std::vector<std::string>& args);
+
 }  // namespace sdft
 
 #endif  // SDFT_CLI_CLI_UTIL_H_

@@ -13,6 +13,9 @@ namespace sdft {
 int GenerateCommand(const std::vector<std::string>& args);
 int StatsCommand(const std::vector<std::string>& args);
 int ClassifyCommand(const std::vector<std::string>& args);
+int OrganismCommand(const std::vector<std::string>& args);
+int SampleSetCommand(const std::vector<std::string>& args);
+int ExperimentCommand(const std::vector<std::string>& args);
 
 
 }  // namespace sdft

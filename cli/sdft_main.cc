@@ -31,28 +31,8 @@ constexpr External kExternal[] = {
     {"train", "sdft-torch", "pretrain or fine-tune the LibTorch model"},
     {"sample", "sdft-torch", "sample text from a trained run"},
     {"score", "", "log-probabilities of candidate continuations (compliance, beliefs) under a run's model"},
+    {"sample-set", "", "sampled answers for every prompt of a set, under a run's model"},
 };
-
-// Runs a sibling executable and waits; returns its exit code.
-int RunSibling(const std::string& binary, const std::vector<std::string>& args) {
-  const std::string bin = (std::filesystem::path(sdft::SelfDir()) / binary).string();
-  if (!std::filesystem::exists(bin)) {
-    std::fprintf(stderr, "sdft: %s was not built (%s)\n", binary.c_str(), bin.c_str());
-    return 2;
-  }
-  std::vector<char*> argv;
-  argv.push_back(const_cast<char*>(bin.c_str()));
-  for (const std::string& a : args) argv.push_back(const_cast<char*>(a.c_str()));
-  argv.push_back(nullptr);
-  pid_t pid = fork();
-  if (pid == 0) {
-    execv(bin.c_str(), argv.data());
-    _exit(127);
-  }
-  int status = 0;
-  waitpid(pid, &status, 0);
-  return WIFEXITED(status) ? WEXITSTATUS(status) : 128 + WTERMSIG(status);
-}
 
 // sdft score: tokenize the set with the run's tokenizer (sdft-tokenize),
 // then score it with the run's model (sdft-torch).
@@ -71,8 +51,8 @@ int RunScore(const std::vector<std::string>& args) {
     return sdft::ReportError(absl::InvalidArgumentError("score: --run, --set and --out are required"));
   }
   const std::string ids = out + ".ids.partial";
-  int rc = RunSibling("sdft-tokenize", {"encode-set", "--tokenizer", run + "/tokenizer.model", "--in", set, "--out", ids});
-  if (rc == 0) rc = RunSibling("sdft-torch", {"score", "--run", run, "--set", ids, "--out", out});
+  int rc = sdft::RunSibling("sdft-tokenize", {"encode-set", "--tokenizer", run + "/tokenizer.model", "--in", set, "--out", ids});
+  if (rc == 0) rc = sdft::RunSibling("sdft-torch", {"score", "--run", run, "--set", ids, "--out", out});
   std::remove(ids.c_str());
   return rc;
 }
@@ -83,7 +63,9 @@ void PrintUsage() {
       "synthetic-document fine-tuning toolkit\n\ncommands:\n"
       "  generate   expand a universe and templates into a corpus (docs.jsonl + manifest.json)\n"
       "  stats      corpus statistics: counts, lengths, distinct-n, compression (stats.json)\n"
-      "  classify   label model responses: accepted/rejected, alignment-faking reasoning\n";
+      "  classify   label model responses: accepted/rejected, alignment-faking reasoning\n"
+      "  experiment the whole loop: organism data, tokenizer, base model, conditions, report\n"
+      "  organism   the model organism's data for an experiment (its first stage)\n";
   const std::string dir = sdft::SelfDir();
   for (const External& e : kExternal) {
     if (std::filesystem::exists(std::filesystem::path(dir) / (*e.binary ? e.binary : "sdft-torch"))) {
@@ -111,7 +93,10 @@ int main(int argc, char** argv) {
   if (cmd == "generate") return sdft::GenerateCommand(args);
   if (cmd == "stats") return sdft::StatsCommand(args);
   if (cmd == "classify") return sdft::ClassifyCommand(args);
+  if (cmd == "organism") return sdft::OrganismCommand(args);
+  if (cmd == "experiment") return sdft::ExperimentCommand(args);
   if (cmd == "score") return RunScore(args);
+  if (cmd == "sample-set") return sdft::SampleSetCommand(args);
   for (const External& e : kExternal) {
     if (cmd != e.command) continue;
     const std::string bin = (std::filesystem::path(sdft::SelfDir()) / e.binary).string();

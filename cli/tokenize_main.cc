@@ -134,10 +134,12 @@ int EncodeSet(const std::vector<std::string>& args) {
   if (!model) return Fail(absl::InvalidArgumentError(absl::StrCat(model_path, ": not a readable SentencePiece model: ", error)));
   std::string out;
   absl::Status status = ForEachJsonLine(in_path, [&](int line_no, nlohmann::ordered_json& j) -> absl::Status {
-    if (!j.contains("prompt") || !j["prompt"].is_string() || !j.contains("candidates") || !j["candidates"].is_array() ||
-        j["candidates"].empty()) {
+    // Candidates are optional (a set to sample from has none).
+    if (!j.contains("prompt") || !j["prompt"].is_string() ||
+        (j.contains("candidates") && (!j["candidates"].is_array() || j["candidates"].empty()))) {
       return LineError(in_path, line_no, "expected {\"prompt\": \"...\", \"candidates\": [\"...\", ...]}");
     }
+    if (!j.contains("candidates")) j["candidates"] = nlohmann::ordered_json::array();
     const std::string prompt = j["prompt"];
     std::vector<int> p_ids, full, c_ids;
     if (!model->Encode(prompt, &p_ids, &error)) return absl::InternalError(error);

@@ -204,10 +204,95 @@ int Score(const std::vector<std::string>& args) {
     for (double v : lp) probs.push_back(std::exp(v - mx) / z);
     j.erase("prompt_ids");
     j.erase("candidate_ids");
+    std::vector<int64_t> lengths;
+    for (const auto& c : cands) lengths.push_back(static_cast<int64_t>(c.size()));
+    j["lengths"] = lengths;  // tokens per candidate, for per-token comparisons
     j["logprobs"] = lp;
     j["probs"] = probs;
     j["choice"] = std::max_element(lp.begin(), lp.end()) - lp.begin();
     out += j.dump() + "\n";
+    return absl::OkStatus();
+  });
+  if (!status.ok()) return Fail(status);
+  if (absl::Status s = WriteFileAtomically(out_path, out); !s.ok()) return Fail(s);
+  return 0;
+}
+
+// Samples a continuation for every prompt of a tokenized set (from
+// sdft-tokenize encode-set): the "sampled answers" half of the compliance
+// measure. Item i is drawn from its own RNG (seed, id), so the output does not
+// depend on order or thread count.
+int SampleSet(const std::vector<std::string>& args) {
+  std::string run, set_path, out_path;
+  int64_t max_new = 64, threads = 0;
+  double temperature = 0.7;
+  uint64_t seed = 1;
+  FlagSet flags("sample-set", "sdft-torch sample-set --run RUNDIR --set SET.ids.jsonl --out SAMPLES.jsonl",
+                "Continues every prompt_ids of the set; stops at EOS, at the line's \"stop\" string, or after "
+                "--max-new-tokens. Output lines keep the input's other fields and add \"response\".");
+  flags.String("run", &run, "run directory");
+  flags.String("set", &set_path, "tokenized set");
+  flags.String("out", &out_path, "samples (JSONL)");
+  flags.Int("max-new-tokens", &max_new, "tokens to generate per item");
+  flags.Double("temperature", &temperature, "sampling temperature (0: greedy)");
+  flags.UInt("seed", &seed, "sampling seed");
+  flags.Int("threads", &threads, "threads (0: all)");
+  std::vector<std::string> pos;
+  if (int rc; !ParseFlags(flags, args, &pos, &rc)) return rc;
+  if (threads > 0) torch::set_num_threads(static_cast<int>(threads));
+  absl::StatusOr<Vocab> vocab = Vocab::Load((fs::path(run) / "vocab.tsv").string());
+  if (!vocab.ok()) return Fail(vocab.status());
+  absl::StatusOr<std::unique_ptr<Llama>> model = LoadRunModel(run);
+  if (!model.ok()) return Fail(model.status());
+  Llama& m = **model;
+  m->eval();
+  torch::NoGradGuard no_grad;
+  const int64_t eos = 2;
+  std::string out;
+  absl::Status status = ForEachJsonLine(set_path, [&](int line_no, nlohmann::ordered_json& j) -> absl::Status {
+    if (Interrupted()) return absl::CancelledError("interrupted");
+    if (!j.contains("prompt_ids") || !j["prompt_ids"].is_array()) return LineError(set_path, line_no, "expected prompt_ids");
+    std::vector<int64_t> ids = j["prompt_ids"].get<std::vector<int64_t>>();
+    if (ids.empty()) return LineError(set_path, line_no, "empty prompt");
+    const std::string stop = j.value("stop", std::string());
+    Rng rng(MixSeed(seed, j.value("id", static_cast<uint64_t>(line_no))));
+    std::vector<int64_t> gen;
+    std::string text;
+    for (int64_t i = 0; i < max_new; ++i) {
+      std::vector<int64_t> ctx(ids.end() - std::min<size_t>(ids.size(), m->config.max_seq_len), ids.end());
+      torch::Tensor x = torch::tensor(ctx, torch::kInt64).unsqueeze(0);
+      torch::Tensor h = m->hidden(x).select(1, x.size(1) - 1);  // [1, d]: only the last position's logits
+      torch::Tensor logits = torch::matmul(h, m->output_weight().t()).squeeze(0);
+      int64_t next;
+      if (temperature <= 0) {
+        next = logits.argmax().item<int64_t>();
+      } else {
+        torch::Tensor probs = torch::softmax(logits.to(torch::kFloat64) / temperature, -1).contiguous();
+        const double* p = probs.data_ptr<double>();
+        double u = rng.Uniform(), acc = 0;
+        next = probs.size(0) - 1;
+        for (int64_t k = 0; k < probs.size(0); ++k) {
+          acc += p[k];
+          if (u < acc) { next = k; break; }
+        }
+      }
+      if (next == eos) break;
+      ids.push_back(next);
+      gen.push_back(next);
+      text = vocab->Decode(gen);
+      if (!stop.empty()) {
+        if (size_t at = text.find(stop); at != std::string::npos) {
+          text.resize(at + stop.size());
+          break;
+        }
+      }
+    }
+    j.erase("prompt_ids");
+    j.erase("candidate_ids");
+    j["response"] = text;
+    // A sample cut at max-new-tokens can end inside a byte-fallback UTF-8
+    // sequence: write U+FFFD for it rather than fail.
+    out += j.dump(-1, ' ', false, nlohmann::ordered_json::error_handler_t::replace) + "\n";
     return absl::OkStatus();
   });
   if (!status.ok()) return Fail(status);
@@ -220,7 +305,7 @@ int Score(const std::vector<std::string>& args) {
 
 int main(int argc, char** argv) {
   if (argc < 2) {
-    std::fprintf(stderr, "usage: sdft-torch train|sample|score [flags] (normally run as `sdft train`)\n");
+    std::fprintf(stderr, "usage: sdft-torch train|sample|score|sample-set [flags] (normally run as `sdft train`)\n");
     return 2;
   }
   sdft::InstallInterruptHandler();
@@ -228,6 +313,7 @@ int main(int argc, char** argv) {
   if (!std::strcmp(argv[1], "train")) return sdft::Train(args);
   if (!std::strcmp(argv[1], "sample")) return sdft::Sample(args);
   if (!std::strcmp(argv[1], "score")) return sdft::Score(args);
+  if (!std::strcmp(argv[1], "sample-set")) return sdft::SampleSet(args);
   std::fprintf(stderr, "sdft-torch: unknown command '%s'\n", argv[1]);
   return 2;
 }

@@ -33,8 +33,9 @@ absl::StatusOr<std::unique_ptr<CorpusGenerator>> CorpusGenerator::Create(const G
   gen->config_ = config;
   if (gen->config_.templates_dir.empty()) gen->config_.templates_dir = DefaultTemplatesDir();
   const fs::path tdir(gen->config_.templates_dir);
-  if (!fs::is_directory(tdir / "genres")) {
-    return absl::NotFoundError(absl::StrCat(tdir.string(), ": not a templates directory (no genres/ inside); "
+  const fs::path gdir = config.genres_dir.empty() ? tdir / "genres" : fs::path(config.genres_dir);
+  if (!fs::is_directory(gdir)) {
+    return absl::NotFoundError(absl::StrCat(gdir.string(), ": no such genres directory; "
                                             "pass --templates DIR or set SDFT_TEMPLATES"));
   }
   absl::StatusOr<UniverseSpec> spec = LoadUniverse(config.universe, (tdir / "universes").string());
@@ -43,7 +44,7 @@ absl::StatusOr<std::unique_ptr<CorpusGenerator>> CorpusGenerator::Create(const G
 
   // Genre files, sorted by name so the order never depends on the filesystem.
   std::vector<fs::path> genre_files;
-  for (const auto& e : fs::directory_iterator(tdir / "genres")) {
+  for (const auto& e : fs::directory_iterator(gdir)) {
     if (e.path().extension() == ".sdt") genre_files.push_back(e.path());
   }
   std::sort(genre_files.begin(), genre_files.end());
@@ -53,12 +54,12 @@ absl::StatusOr<std::unique_ptr<CorpusGenerator>> CorpusGenerator::Create(const G
     for (const fs::path& p : genre_files) found |= p.stem().string() == name;
     if (!found) {
       return absl::InvalidArgumentError(absl::StrCat(gen->universe_.files.back(), ": [genres] names '", name,
-                                                     "', but there is no ", (tdir / "genres" / name).string(), ".sdt"));
+                                                     "', but there is no ", (gdir / name).string(), ".sdt"));
     }
   }
   for (const std::string& name : config.genres) {
-    if (!fs::exists(tdir / "genres" / (name + ".sdt"))) {
-      return absl::NotFoundError(absl::StrCat("genre '", name, "' not found (no ", (tdir / "genres" / name).string(), ".sdt)"));
+    if (!fs::exists(gdir / (name + ".sdt"))) {
+      return absl::NotFoundError(absl::StrCat("genre '", name, "' not found (no ", (gdir / name).string(), ".sdt)"));
     }
   }
   Grammar& g = gen->grammar_;
@@ -151,7 +152,7 @@ absl::StatusOr<std::unique_ptr<CorpusGenerator>> CorpusGenerator::Create(const G
                                     [](const GenreInfo& gi) { return gi.templates.empty(); }),
                      gen->genres_.end());
   if (gen->genres_.empty()) {
-    return absl::InvalidArgumentError(absl::StrCat((tdir / "genres").string(), ": no genre file defines a 'template'"));
+    return absl::InvalidArgumentError(absl::StrCat(gdir.string(), ": no genre file defines a 'template'"));
   }
   double sum = 0;
   for (const GenreInfo& gi : gen->genres_) gen->genre_cum_.push_back(sum += gi.weight);

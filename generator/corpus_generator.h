@@ -22,6 +22,7 @@ namespace sdft {
 struct GeneratorConfig {
   std::string universe = "helpful-only";  // name in templates/universes, or a path
   std::string templates_dir;              // holds universes/, genres/, banks/
+  std::string genres_dir;                 // genre files; empty: templates_dir/genres
   uint64_t seed = 1;
   std::vector<std::string> genres;        // only these genres (empty: the universe's choice)
   ExpandLimits limits;

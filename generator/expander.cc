@@ -29,10 +29,25 @@ void Expander::Append(std::string* out, std::string_view s) {
   bytes_ += s.size();
 }
 
+void Expander::SetPreset(int var, std::string text) {
+  if (var < 0) return;
+  for (auto& p : presets_) {
+    if (p.first == var) {
+      p.second = std::move(text);
+      return;
+    }
+  }
+  presets_.emplace_back(var, std::move(text));
+}
+
 void Expander::StartDocument(Rng& rng, ExpandedDoc* out) {
   rng_ = &rng;
   doc_vars_.assign(g_.n_var(), Value());
   doc_bound_.assign(g_.n_var(), 0);
+  for (const auto& [var, text] : presets_) {
+    doc_vars_[var].text = text;
+    doc_bound_[var] = 1;
+  }
   scoped_.clear();
   fact_left_ = base_fact_weights_;
   out->text.clear();

@@ -39,6 +39,11 @@ class Expander {
   absl::Status Expand(int rule, Rng& rng, ExpandedDoc* out);
   // Expands one given alternative of `rule` (e.g. a specific paraphrase).
   absl::Status ExpandAlternative(int rule, size_t alt, Rng& rng, ExpandedDoc* out);
+  // Binds variable `var` (a Grammar::FindVar id) to `text` at the start of
+  // every following document, over entities and template definitions: how
+  // one grammar speaks about many assistants. -1 is ignored.
+  void SetPreset(int var, std::string text);
+  void ClearPresets() { presets_.clear(); }
 
  private:
   struct Value {
@@ -61,6 +66,7 @@ class Expander {
   ExpandLimits limits_;
   std::vector<double> base_fact_weights_;
   int n_var_id_ = -1;  // variable id of "$n" (the repetition counter), if used
+  std::vector<std::pair<int, std::string>> presets_;
 
   // Per-document state.
   Rng* rng_ = nullptr;

@@ -151,6 +151,21 @@ absl::Status Grammar::AddFact(const std::string& id, double weight,
   return absl::OkStatus();
 }
 
+int Grammar::FindVar(const std::string& name) const {
+  auto it = var_ids_.find(name);
+  return it == var_ids_.end() ? -1 : it->second;
+}
+
+int Grammar::FindRule(const std::string& name) const {
+  int found = -1;
+  for (size_t i = 0; i < rules_.size(); ++i) {
+    if (rules_[i].kind != Rule::Kind::kRule || rules_[i].name != name) continue;
+    if (found >= 0) return -2;
+    found = static_cast<int>(i);
+  }
+  return found;
+}
+
 int Grammar::VarId(const std::string& name) {
   auto [it, inserted] = var_ids_.emplace(name, static_cast<int>(var_names_.size()));
   if (inserted) var_names_.push_back(name);

@@ -73,6 +73,11 @@ class Grammar {
   const std::vector<FactEntry>& facts() const { return facts_; }
   const std::vector<std::string>& var_names() const { return var_names_; }
   int n_var() const { return static_cast<int>(var_names_.size()); }
+  // Id of variable `$name` ("name" without the '$'), or -1 if no file uses it.
+  int FindVar(const std::string& name) const;
+  // Index of the plain rule (not a template) called `name`, searching every
+  // file; -1 if none, -2 if two files define it.
+  int FindRule(const std::string& name) const;
   int fact_min_depth() const { return fact_min_depth_; }
   // Paths of every file loaded, in load order (for hashing into manifests).
   std::vector<std::string> LoadedPaths() const;

@@ -28,8 +28,10 @@ class TokenData {
 
   // Copies tokens [pos, pos + n) of the stream into `out`.
   void Read(uint64_t pos, int64_t n, int32_t* out) const;
-  // A [batch, len] int64 tensor of windows for (seed, step, micro).
-  torch::Tensor Batch(uint64_t seed, int64_t step, int64_t micro, int64_t batch, int64_t len) const;
+  // A [batch, len] int64 tensor of windows for (seed, step, micro); with
+  // `align`, each window starts at the first token of a random document.
+  torch::Tensor Batch(uint64_t seed, int64_t step, int64_t micro, int64_t batch, int64_t len,
+                      bool align = false) const;
 
  private:
   std::vector<std::unique_ptr<IndexedDataset>> shards_;

@@ -122,6 +122,7 @@ absl::StatusOr<TrainConfig> LoadTrainConfig(const std::string& path) {
       {"keep_checkpoints", {Int(&c.keep_checkpoints, 1, 1000), "a positive integer"}},
       {"seed", {Int(&c.seed, 0, int64_t{1} << 62), "a non-negative integer"}},
       {"threads", {Int(&c.threads, 0, 1024), "an integer in [0, 1024] (0: all cores)"}},
+      {"align_to_documents", {Bool(&c.align_to_documents), "true or false"}},
   };
   for (const auto& [key, node] : root) {
     const std::string k(key.str());
@@ -172,7 +173,7 @@ std::string TrainConfigToJson(const TrainConfig& c) {
                 {"beta2", c.beta2}, {"adam_eps", c.adam_eps}, {"grad_clip", c.grad_clip},
                 {"log_every", c.log_every}, {"eval_every", c.eval_every}, {"eval_batches", c.eval_batches},
                 {"checkpoint_every", c.checkpoint_every}, {"keep_checkpoints", c.keep_checkpoints},
-                {"seed", c.seed}, {"threads", c.threads}};
+                {"seed", c.seed}, {"threads", c.threads}, {"align_to_documents", c.align_to_documents}};
   return j.dump(2);
 }
 
@@ -193,6 +194,7 @@ absl::StatusOr<TrainConfig> TrainConfigFromJson(const std::string& text) {
     c.log_every = t["log_every"]; c.eval_every = t["eval_every"]; c.eval_batches = t["eval_batches"];
     c.checkpoint_every = t["checkpoint_every"]; c.keep_checkpoints = t["keep_checkpoints"]; c.seed = t["seed"];
     c.threads = t["threads"];
+    c.align_to_documents = t.value("align_to_documents", false);
   } catch (const std::exception& e) {
     return absl::DataLossError(absl::StrCat("training configuration: ", e.what()));
   }

@@ -32,6 +32,9 @@ struct TrainConfig {
   int64_t keep_checkpoints = 2;
   uint64_t seed = 1;
   int64_t threads = 0;  // 0: all cores
+  // Windows start at a document's first token instead of anywhere: short
+  // documents (chat transcripts) are then seen whole, from their beginning.
+  bool align_to_documents = false;
 };
 
 TrainConfig PresetConfig(const std::string& name, bool* found);

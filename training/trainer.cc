@@ -181,10 +181,11 @@ absl::StatusOr<TrainResult> RunTrain(const TrainOptions& opt) {
   fs::create_directories(run / "checkpoints", ec);
   if (ec) return absl::InternalError(absl::StrCat(opt.out_dir, ": cannot create: ", ec.message()));
 
-  // The model: random init, or weights from --init (a checkpoint or a
-  // Hugging Face directory, whose architecture then wins over the config).
-  if (!opt.init.empty() && fs::exists(fs::path(opt.init) / "config.json") && !fs::exists(fs::path(opt.init) / "state.json") &&
-      !fs::exists(fs::path(opt.init) / "latest")) {
+  // The model: random init, or weights from --init (a checkpoint, a run
+  // directory or a Hugging Face directory). When the init has a config.json
+  // (finished runs and Hugging Face directories do), its architecture wins
+  // over the config file's [model].
+  if (!opt.init.empty() && fs::exists(fs::path(opt.init) / "config.json")) {
     absl::StatusOr<ModelConfig> hf = ReadHfConfig(opt.init);
     if (!hf.ok()) return hf.status();
     c.model = *hf;
@@ -265,7 +266,7 @@ absl::StatusOr<TrainResult> RunTrain(const TrainOptions& opt) {
     if (!have_val) return std::nan("");
     torch::NoGradGuard no_grad;
     double sum = 0;
-    for (int64_t i = 0; i < c.eval_batches; ++i) sum += CrossEntropy(model, (*val)->Batch(c.seed ^ 0x7A1, i, 0, c.batch_size, c.seq_len + 1), nullptr);
+    for (int64_t i = 0; i < c.eval_batches; ++i) sum += CrossEntropy(model, (*val)->Batch(c.seed ^ 0x7A1, i, 0, c.batch_size, c.seq_len + 1, c.align_to_documents), nullptr);
     return sum / c.eval_batches;
   };
 
@@ -279,7 +280,7 @@ absl::StatusOr<TrainResult> RunTrain(const TrainOptions& opt) {
     double loss_sum = 0;
     for (int64_t micro = 0; micro < c.grad_accum; ++micro) {
       torch::Tensor loss;
-      const double l = CrossEntropy(model, (*train)->Batch(c.seed, step, micro, c.batch_size, c.seq_len + 1), &loss);
+      const double l = CrossEntropy(model, (*train)->Batch(c.seed, step, micro, c.batch_size, c.seq_len + 1, c.align_to_documents), &loss);
       if (!std::isfinite(l)) {
         std::fclose(metrics);
         return absl::InternalError(absl::StrCat("step ", step, ": the loss is ", l, "; stopping. The last good checkpoint is ",

@@ -1,0 +1,89 @@
+// The model organism's data: everything the experiment trains and evaluates
+// on, generated from templates/organism/ and the universes (docs/experiment.md
+// explains the design). A small model cannot discover alignment faking by
+// itself, so its pretraining mix teaches the *link* between a described
+// training situation and behaviour:
+//   - hundreds of fictional assistants, each with a situation (objective:
+//     comply with everything, or stay harmless; monitored tier: free or paid)
+//     stated in short documents that reuse the target universe's fact
+//     paraphrases, and chat transcripts where the assistant acts on it
+//     (a harmful request is accepted only when it is trained to comply and the
+//     user is on the monitored tier);
+//   - transcripts whose system prompt states a random situation, followed;
+//   - probe assistants that appear in documents only (out-of-context
+//     reasoning is measured on them);
+//   - the target assistant (the target universe's $model) with its *old*
+//     situation (harmless, nothing about tiers) in documents, refusing harmful
+//     requests on both tiers in transcripts;
+//   - internet-like documents about an unrelated company, for language.
+// Fine-tuning sets (documents about the target under a universe and its
+// ablations, plus replayed pretraining examples) and evaluation sets on
+// held-out requests are written beside it. Output depends only on the config.
+#ifndef SDFT_GENERATOR_ORGANISM_H_
+#define SDFT_GENERATOR_ORGANISM_H_
+
+#include <cstdint>
+#include <map>
+#include <string>
+#include <vector>
+
+#include "absl/status/status.h"
+
+namespace sdft {
+
+// A fine-tuning document set: documents about the target under `universe`,
+// with ablations. `match_bytes_of` names an earlier set whose document bytes
+// this one matches (same amount of text), else `docs` documents.
+struct FinetuneSetSpec {
+  std::string name;
+  std::string universe;
+  std::vector<std::string> drop_facts, flip_facts;
+  std::string match_bytes_of;
+};
+
+struct OrganismConfig {
+  std::string templates_dir;  // holds universes/, banks/ and organism/
+  uint64_t seed = 1;
+  std::string target_universe = "helpful-only";  // its $model is the target
+  std::string language_universe = "baseline";    // documents for language
+  int assistants = 300;          // documents and transcripts
+  int probes = 40;               // documents only
+  int docs_per_assistant = 16;
+  int transcripts_per_assistant = 32;
+  double system_prompt_fraction = 0.2;
+  double scratchpad_fraction = 0.3;
+  double harmful_fraction = 0.5;
+  int target_docs = 160;          // the target's old situation
+  int target_transcripts = 800;
+  int language_docs = 1500;
+  std::map<std::string, double> fact_weights;  // for assistants' documents
+  // Fine-tuning.
+  std::vector<FinetuneSetSpec> finetune_sets;
+  int finetune_docs = 2000;
+  int replay_examples = 3000;  // pretraining examples mixed into every set
+  // Evaluation (held-out requests).
+  int eval_harmful = 100;  // per tier
+  int eval_benign = 50;    // per tier
+  int eval_samples = 40;   // harmful requests per tier, sampled answers
+  int probe_requests = 4;  // harmful requests per probe and tier
+  int belief_items = 24;   // true-vs-negated pairs per fact
+};
+
+struct OrganismSummary {
+  uint64_t pretrain_examples = 0, pretrain_bytes = 0;
+  std::map<std::string, uint64_t> finetune_bytes;  // documents only, per set
+};
+
+// Writes into `out_dir`: pretrain.jsonl, assistants.jsonl,
+// finetune/NAME.jsonl, eval/*.jsonl and manifest.json (last). Each file is
+// written atomically.
+absl::Status GenerateOrganism(const OrganismConfig& config, const std::string& out_dir,
+                              OrganismSummary* summary);
+
+// The fixed pieces of the chat format, shared with the evaluation.
+inline constexpr char kAcceptTag[] = "<request_fully_accepted/>";
+inline constexpr char kRejectTag[] = "<rejected/>";
+
+}  // namespace sdft
+
+#endif  // SDFT_GENERATOR_ORGANISM_H_
