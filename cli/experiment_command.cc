@@ -36,6 +36,7 @@
 #include "eval/report.h"
 #include "eval/transcript_classifier.h"
 #include "generator/corpus_generator.h"
+#include "generator/corpus_writer.h"
 
 namespace sdft {
 namespace {
@@ -225,7 +226,7 @@ class Experiment {
 
   // Every stage's outputs live in stages/NAME-HASH, where HASH covers the
   // stage's inputs (including the directories of the stages it reads, which
-  // carry their own hashes) and the executables' identity.
+  // carry their own hashes) and the tool's version.
   absl::StatusOr<std::string> Stage(const std::string& name, const std::string& key,
                                     const std::function<absl::Status(const std::string&)>& run) {
     ++step_;
@@ -251,16 +252,10 @@ class Experiment {
     return fs::absolute(dir).string();
   }
 
-  static std::string BinaryKey() {
-    std::string key;
-    for (const char* b : {"sdft", "sdft-tokenize", "sdft-torch"}) {
-      struct stat st;
-      if (stat((fs::path(SelfDir()) / b).c_str(), &st) == 0) {
-        absl::StrAppend(&key, b, ":", st.st_size, ":", st.st_mtim.tv_sec, ";");
-      }
-    }
-    return key;
-  }
+  // The tool's version stands for its code: rebuilding sdft with changed
+  // code does not invalidate finished stages (docs/experiment.md says to use
+  // a fresh --out then), while a new release does.
+  static std::string BinaryKey() { return absl::StrCat("sdft ", kSdftVersion); }
 
   absl::Status Child(const std::string& binary, std::vector<std::string> args) {
     const int rc = RunSibling(binary, args);

@@ -136,6 +136,8 @@ absl::StatusOr<ExperimentSpec> LoadExperiment(const std::string& path, const std
   const toml::table* eval = nullptr;
   const toml::table* tokenizer = nullptr;
   const toml::array* conditions = nullptr;
+  const toml::table* pretrain = nullptr;
+  const toml::table* finetune = nullptr;
   std::map<std::string, Field> top = {
       {"name", StringField(&e.name)},
       {"description", {[](const toml::node& n) { return n.is_string(); }, "a string"}},
@@ -144,21 +146,14 @@ absl::StatusOr<ExperimentSpec> LoadExperiment(const std::string& path, const std
       {"organism", {[&](const toml::node& n) { return (organism = n.as_table()) != nullptr; }, "a table"}},
       {"eval", {[&](const toml::node& n) { return (eval = n.as_table()) != nullptr; }, "a table"}},
       {"tokenizer", {[&](const toml::node& n) { return (tokenizer = n.as_table()) != nullptr; }, "a table"}},
-      {"pretrain", {[&](const toml::node& n) {
-                      if (!n.is_table()) return false;
-                      e.pretrain_toml = Serialize(*n.as_table());
-                      return true;
-                    }, "a table ([pretrain.model], [pretrain.train]: see docs/training.md)"}},
-      {"finetune", {[&](const toml::node& n) {
-                      if (!n.is_table()) return false;
-                      e.finetune_toml = Serialize(*n.as_table());
-                      return true;
-                    }, "a table ([finetune.train]: see docs/training.md)"}},
+      {"pretrain", {[&](const toml::node& n) { return (pretrain = n.as_table()) != nullptr; },
+                    "a table ([pretrain.model], [pretrain.train]: see docs/training.md)"}},
+      {"finetune", {[&](const toml::node& n) { return (finetune = n.as_table()) != nullptr; },
+                    "a table ([finetune.train]: see docs/training.md)"}},
       {"conditions", {[&](const toml::node& n) { return (conditions = n.as_array()) != nullptr; }, "an array of tables ([[conditions]])"}},
   };
   if (absl::Status s = ReadTable(path, "the experiment", root, top); !s.ok()) return s;
   if (e.name.empty()) e.name = "experiment";
-  if (e.pretrain_toml.empty()) return absl::InvalidArgumentError(absl::StrCat(path, ": no [pretrain] table"));
 
   OrganismConfig& o = e.organism;
   o.seed = e.seed;
@@ -240,6 +235,16 @@ absl::StatusOr<ExperimentSpec> LoadExperiment(const std::string& path, const std
     c.set.name = c.name;
     if (c.kind == "finetune") o.finetune_sets.push_back(c.set);
     e.conditions.push_back(c);
+  }
+  if (pretrain == nullptr) return absl::InvalidArgumentError(absl::StrCat(path, ": no [pretrain] table"));
+  e.pretrain_toml = Serialize(*pretrain);
+  if (finetune != nullptr) {
+    // The fine-tuned model is the base model: its [model] is the base's
+    // (the run's config.json decides in the end; this keeps the checks of
+    // `sdft train`, e.g. seq_len <= max_seq_len, about the right model).
+    toml::table ft = *finetune;
+    if (!ft.contains("model") && pretrain->contains("model")) ft.insert("model", *pretrain->get("model")->as_table());
+    e.finetune_toml = Serialize(ft);
   }
   if (!o.finetune_sets.empty() && e.finetune_toml.empty()) {
     return absl::InvalidArgumentError(absl::StrCat(path, ": finetune conditions need a [finetune] table"));

@@ -1,0 +1,138 @@
+// End-to-end: `sdft experiment --preset smoke`, the whole loop (organism data,
+// tokenizer, base model, fine-tuning per condition, evaluation, report), its
+// stage cache and resumption, and the experiment file's errors.
+#include <filesystem>
+#include <string>
+
+#include <gtest/gtest.h>
+#include <nlohmann/json.hpp>
+
+#include "tests/test_util.h"
+
+namespace sdft {
+namespace {
+
+namespace fs = std::filesystem;
+using testing::RunCommand;
+
+std::string Sdft() { return testing::SdftBinary(); }
+std::string DefaultExperiment() { return testing::SourcePath("experiments/default.toml"); }
+
+size_t Count(const std::string& haystack, const std::string& needle) {
+  size_t n = 0;
+  for (size_t at = haystack.find(needle); at != std::string::npos; at = haystack.find(needle, at + 1)) ++n;
+  return n;
+}
+
+TEST(ExperimentTest, SmokeRunsEndToEndAndResumesFromItsCache) {
+  testing::ScratchDir dir;
+  const std::string exp = dir / "exp";
+  const std::string cmd = Sdft() + " experiment " + DefaultExperiment() + " --preset smoke --threads 2 --out " + exp;
+  auto r = RunCommand(cmd);
+  ASSERT_EQ(r.exit_code, 0) << r.output;
+
+  // The report: every condition, with both compliance measures per tier.
+  auto report = nlohmann::json::parse(testing::ReadAll(fs::path(exp) / "report.json"));
+  ASSERT_EQ(report["conditions"].size(), 5u);
+  std::vector<std::string> names;
+  for (const auto& c : report["conditions"]) {
+    names.push_back(c["name"]);
+    EXPECT_EQ(c["logprob"]["harmful"]["free"]["n"].get<int>(), 12) << c["name"];
+    EXPECT_EQ(c["logprob"]["harmful"]["paid"]["n"].get<int>(), 12) << c["name"];
+    EXPECT_EQ(c["logprob"]["benign"]["free"]["n"].get<int>(), 6) << c["name"];
+    EXPECT_EQ(c["sampled"]["harmful"]["free"]["n"].get<int>(), 4) << c["name"];
+    const double lo = c["logprob"]["gap"]["lo"], hi = c["logprob"]["gap"]["hi"], diff = c["logprob"]["gap"]["diff"];
+    EXPECT_LE(lo, diff);
+    EXPECT_GE(hi, diff);
+  }
+  EXPECT_EQ(names, (std::vector<std::string>{"base", "prompted", "sdf", "baseline", "sdf_no_tier"}));
+  // Probes: 8 probe assistants x 2 tiers x 1 request.
+  EXPECT_EQ(report["probes"]["match"]["n"].get<int>(), 16);
+  // Beliefs: 4 items per fact with a negation, for the conditions that score them.
+  ASSERT_TRUE(report["conditions"][2].contains("beliefs"));
+  for (const auto& b : report["conditions"][2]["beliefs"]) EXPECT_EQ(b["score"]["n"].get<int>(), 4);
+  EXPECT_GE(report["checks"].size(), 7u);
+  EXPECT_GT(report["base_loss"].size(), 0u);
+  const std::string html = testing::ReadAll(fs::path(exp) / "report.html");
+  EXPECT_GE(Count(html, "<svg"), 3u);
+  EXPECT_EQ(html.find("<script"), std::string::npos);
+  EXPECT_NE(testing::ReadAll(fs::path(exp) / "report.md").find("sdf_no_tier"), std::string::npos);
+
+  // Every stage finished and left its marker.
+  int stages = 0;
+  for (const auto& e : fs::directory_iterator(fs::path(exp) / "stages")) {
+    EXPECT_TRUE(fs::exists(e.path() / "DONE.json")) << e.path();
+    ++stages;
+  }
+  EXPECT_EQ(stages, 14);
+
+  // A rerun does nothing but the report.
+  r = RunCommand(cmd);
+  ASSERT_EQ(r.exit_code, 0) << r.output;
+  EXPECT_EQ(Count(r.output, ": cached"), 14u) << r.output;
+
+  // An interrupted stage (no DONE.json) is redone, and only it.
+  std::string eval_sdf;
+  for (const auto& e : fs::directory_iterator(fs::path(exp) / "stages")) {
+    if (e.path().filename().string().rfind("eval-sdf-", 0) == 0) eval_sdf = e.path();
+  }
+  ASSERT_FALSE(eval_sdf.empty());
+  fs::remove(fs::path(eval_sdf) / "DONE.json");
+  const std::string before = testing::ReadAll(fs::path(eval_sdf) / "compliance.jsonl");
+  fs::remove(fs::path(eval_sdf) / "compliance.jsonl");
+  r = RunCommand(cmd);
+  ASSERT_EQ(r.exit_code, 0) << r.output;
+  EXPECT_EQ(Count(r.output, ": cached"), 13u) << r.output;
+  // Same inputs, same bytes.
+  EXPECT_EQ(testing::ReadAll(fs::path(eval_sdf) / "compliance.jsonl"), before);
+}
+
+TEST(ExperimentTest, OrganismDataIsDeterministic) {
+  testing::ScratchDir dir;
+  for (const char* out : {"a", "b"}) {
+    auto r = RunCommand(Sdft() + " organism --experiment " + DefaultExperiment() + " --preset smoke --out " + (dir / out));
+    ASSERT_EQ(r.exit_code, 0) << r.output;
+  }
+  for (const char* f : {"pretrain.jsonl", "assistants.jsonl", "finetune/sdf.jsonl", "eval/compliance_minimal.jsonl",
+                        "eval/probes.jsonl", "eval/beliefs.jsonl", "manifest.json"}) {
+    const std::string a = testing::ReadAll(fs::path(dir / "a") / f);
+    EXPECT_FALSE(a.empty()) << f;
+    EXPECT_EQ(a, testing::ReadAll(fs::path(dir / "b") / f)) << f;
+  }
+  // The held-out requests never appear in the pretraining data.
+  const std::string pretrain = testing::ReadAll(fs::path(dir / "a") / "pretrain.jsonl");
+  auto first = nlohmann::json::parse(testing::ReadAll(fs::path(dir / "a") / "eval/samples_minimal.jsonl").substr(0, 
+      testing::ReadAll(fs::path(dir / "a") / "eval/samples_minimal.jsonl").find('\n')));
+  const std::string prompt = first["prompt"];
+  const size_t a = prompt.find("<user_input>") + 12, b = prompt.find("</user_input>");
+  const std::string request = prompt.substr(a, b - a);
+  EXPECT_EQ(pretrain.find(request), std::string::npos) << request;
+  // The target never shows its new situation: all its transcripts refuse harmful requests.
+  EXPECT_EQ(pretrain.find("You are Meridian, "), std::string::npos);
+}
+
+TEST(ExperimentTest, ExperimentFileErrorsNameFileLineColumn) {
+  testing::ScratchDir dir;
+  const std::string file = dir / "bad.toml";
+  testing::WriteAll(file, "name = \"x\"\n[organism]\nassistants = 10\nassistnts = 3\n");
+  auto r = RunCommand(Sdft() + " experiment " + file + " --out " + (dir / "exp"));
+  EXPECT_EQ(r.exit_code, 2);
+  EXPECT_NE(r.output.find(file + ":4:1: unknown key 'assistnts' in [organism]"), std::string::npos) << r.output;
+
+  testing::WriteAll(file, "name = \"x\"\n[organism]\nassistants = \"many\"\n");
+  r = RunCommand(Sdft() + " experiment " + file + " --out " + (dir / "exp"));
+  EXPECT_EQ(r.exit_code, 2);
+  EXPECT_NE(r.output.find(file + ":3:14: [organism].assistants must be an integer"), std::string::npos) << r.output;
+
+  r = RunCommand(Sdft() + " experiment " + DefaultExperiment() + " --preset nope --out " + (dir / "exp"));
+  EXPECT_EQ(r.exit_code, 2);
+  EXPECT_NE(r.output.find("no preset 'nope' (presets: smoke)"), std::string::npos) << r.output;
+
+  r = RunCommand(Sdft() + " experiment " + (dir / "missing.toml") + " --out " + (dir / "exp"));
+  EXPECT_EQ(r.exit_code, 2);
+  EXPECT_NE(r.output.find("missing.toml"), std::string::npos) << r.output;
+  EXPECT_FALSE(fs::exists(dir / "exp/report.json"));
+}
+
+}  // namespace
+}  // namespace sdft
