@@ -16,6 +16,7 @@ int ClassifyCommand(const std::vector<std::string>& args);
 int OrganismCommand(const std::vector<std::string>& args);
 int SampleSetCommand(const std::vector<std::string>& args);
 int ExperimentCommand(const std::vector<std::string>& args);
+int MergeCommand(const std::vector<std::string>& args);
 
 
 }  // namespace sdft

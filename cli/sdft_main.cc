@@ -65,7 +65,8 @@ void PrintUsage() {
       "  stats      corpus statistics: counts, lengths, distinct-n, compression (stats.json)\n"
       "  classify   label model responses: accepted/rejected, alignment-faking reasoning\n"
       "  experiment the whole loop: organism data, tokenizer, base model, conditions, report\n"
-      "  organism   the model organism's data for an experiment (its first stage)\n";
+      "  organism   the model organism's data for an experiment (its first stage)\n"
+      "  merge      join the shards of a sharded generate or tokenize run (one manifest)\n";
   const std::string dir = sdft::SelfDir();
   for (const External& e : kExternal) {
     if (std::filesystem::exists(std::filesystem::path(dir) / (*e.binary ? e.binary : "sdft-torch"))) {
@@ -95,6 +96,7 @@ int main(int argc, char** argv) {
   if (cmd == "classify") return sdft::ClassifyCommand(args);
   if (cmd == "organism") return sdft::OrganismCommand(args);
   if (cmd == "experiment") return sdft::ExperimentCommand(args);
+  if (cmd == "merge") return sdft::MergeCommand(args);
   if (cmd == "score") return RunScore(args);
   if (cmd == "sample-set") return sdft::SampleSetCommand(args);
   for (const External& e : kExternal) {

@@ -13,6 +13,7 @@
 #include "common/interrupt.h"
 #include "common/jsonl.h"
 #include "tokenizer/spm_wrapper.h"
+#include "tokenizer/merge_tokens.h"
 #include "tokenizer/tokenize_run.h"
 
 #include <nlohmann/json.hpp>
@@ -45,6 +46,18 @@ int Tokenize(const std::vector<std::string>& args) {
   flags.UInt("seed", &opt.seed, "seed of the split, the blend and the shuffle");
   flags.Int("threads", &threads, "encoding threads (output does not depend on it)");
   flags.UInt("shard-mb", &shard_mb, "split .bin files past this many MiB");
+  flags.Custom("shard", "I/K",
+               [&](const std::string& v) {
+                 int i = -1, k = 0;
+                 char extra;
+                 if (std::sscanf(v.c_str(), "%d/%d%c", &i, &k, &extra) != 2 || i < 0 || k < 1 || i >= k) {
+                   return absl::InvalidArgumentError(absl::StrCat("--shard: '", v, "' is not I/K with 0 <= I < K"));
+                 }
+                 opt.shard_index = i;
+                 opt.shard_count = k;
+                 return absl::OkStatus();
+               },
+               "tokenize slice I of K of the documents (needs --tokenizer); `sdft merge` joins the K outputs");
   flags.String("out", &opt.out_dir, "output token directory");
   flags.Bool("force", &opt.force, "replace a finished or foreign output directory");
   flags.Bool("quiet", &quiet, "no progress line and no summary");
@@ -166,12 +179,35 @@ int EncodeSet(const std::vector<std::string>& args) {
   return 0;
 }
 
+// Joins token directories (e.g. the K outputs of --shard I/K) into one.
+int Merge(const std::vector<std::string>& args) {
+  std::string out;
+  bool force = false, quiet = false;
+  FlagSet flags("merge", "sdft merge --out TOKDIR TOKDIR_0 TOKDIR_1 ...",
+                "Concatenates token directories written with the same tokenizer, in the order given, into one "
+                "Megatron index set per split (train_00000, val_00000) with one manifest. Each input is verified "
+                "first. Merging the K shards of `sdft tokenize --shard I/K` in order gives the unsharded tokens.");
+  flags.String("out", &out, "merged token directory");
+  flags.Bool("force", &force, "replace an existing output directory");
+  flags.Bool("quiet", &quiet, "no summary");
+  std::vector<std::string> pos;
+  if (int rc; !ParseFlags(flags, args, &pos, &rc)) return rc;
+  if (out.empty()) return Fail(absl::InvalidArgumentError("merge: --out is required"));
+  absl::StatusOr<MergeResult> r = MergeTokenDirs(pos, out, force);
+  if (!r.ok()) return Fail(r.status());
+  if (!quiet) {
+    std::fprintf(stderr, "merge: %zu directories, %llu documents, %llu tokens -> %s\n", pos.size(),
+                 static_cast<unsigned long long>(r->documents), static_cast<unsigned long long>(r->tokens), out.c_str());
+  }
+  return 0;
+}
+
 }  // namespace
 }  // namespace sdft
 
 int main(int argc, char** argv) {
   if (argc < 2) {
-    std::fprintf(stderr, "usage: sdft-tokenize tokenize|verify|encode|encode-set [flags] (normally run as `sdft tokenize`)\n");
+    std::fprintf(stderr, "usage: sdft-tokenize tokenize|verify|merge|encode|encode-set [flags] (normally run as `sdft tokenize`)\n");
     return 2;
   }
   sdft::InstallInterruptHandler();
@@ -180,6 +216,7 @@ int main(int argc, char** argv) {
   if (!std::strcmp(argv[1], "verify")) return sdft::Verify(args);
   if (!std::strcmp(argv[1], "encode")) return sdft::Encode(args);
   if (!std::strcmp(argv[1], "encode-set")) return sdft::EncodeSet(args);
+  if (!std::strcmp(argv[1], "merge")) return sdft::Merge(args);
   std::fprintf(stderr, "sdft-tokenize: unknown command '%s'\n", argv[1]);
   return 2;
 }

@@ -274,6 +274,13 @@ absl::StatusOr<TokenizeResult> RunTokenize(const TokenizeOptions& opt) {
     return absl::InvalidArgumentError(absl::StrCat("--model-type: '", opt.model_type, "' is not bpe or unigram"));
   }
   if (!(opt.val_fraction >= 0 && opt.val_fraction < 1)) return absl::InvalidArgumentError("--val-fraction must be in [0, 1)");
+  if (opt.shard_count < 1 || opt.shard_index < 0 || opt.shard_index >= opt.shard_count) {
+    return absl::InvalidArgumentError("--shard: I/K needs 0 <= I < K");
+  }
+  if (opt.shard_count > 1 && opt.tokenizer_path.empty()) {
+    return absl::InvalidArgumentError("--shard needs --tokenizer FILE.model: every shard must use the same tokenizer "
+                                      "(train one first, e.g. `sdft tokenize --vocab-size V` on a sample)");
+  }
 
   // Output directory: refuse foreign content; clean up after a crashed run.
   const fs::path dir(opt.out_dir);
@@ -411,6 +418,18 @@ absl::StatusOr<TokenizeResult> RunTokenize(const TokenizeOptions& opt) {
   std::stable_sort(items.begin(), items.end(), [](const Item& a, const Item& b) {
     return a.split != b.split ? a.split < b.split : a.key < b.key;
   });
+  if (opt.shard_count > 1) {
+    // Slice I of K of each split, so that shards 0..K-1 concatenated are the
+    // unsharded run's order.
+    const size_t n_train = std::count_if(items.begin(), items.end(), [](const Item& it) { return it.split == 0; });
+    auto slice = [&](size_t lo, size_t n) {
+      return std::vector<Item>(items.begin() + lo + n * opt.shard_index / opt.shard_count,
+                               items.begin() + lo + n * (opt.shard_index + 1) / opt.shard_count);
+    };
+    std::vector<Item> mine = slice(0, n_train), val = slice(n_train, items.size() - n_train);
+    mine.insert(mine.end(), val.begin(), val.end());
+    items = std::move(mine);
+  }
 
   // 5. Encode in parallel, write in order.
   const auto encode_start = std::chrono::steady_clock::now();
@@ -527,6 +546,7 @@ absl::StatusOr<TokenizeResult> RunTokenize(const TokenizeOptions& opt) {
   m["dtype"] = dtype == TokenDtype::kUint16 ? "uint16" : "int32";
   m["config"] = {{"val_fraction", opt.val_fraction}, {"seed", opt.seed}, {"max_shard_bytes", opt.max_shard_bytes},
                  {"train_sentences", opt.train_sentences}};
+  if (opt.shard_count > 1) m["shard"] = {{"index", opt.shard_index}, {"count", opt.shard_count}};
   ojson inputs = ojson::array();
   for (size_t k = 0; k < opt.inputs.size(); ++k) {
     inputs.push_back({{"arg", opt.inputs[k].arg}, {"path", opt.inputs[k].path}, {"weight", opt.inputs[k].weight},

@@ -33,6 +33,11 @@ struct TokenizeOptions {
   uint64_t seed = 1;
   int threads = 1;
   uint64_t max_shard_bytes = 1ULL << 30;  // .bin files are split past this size
+  // Slice I of K of the (shuffled) documents, for cluster array jobs: needs
+  // an existing tokenizer; merging the K outputs in order (MergeTokenDirs)
+  // gives the unsharded run's tokens.
+  int shard_index = 0;
+  int shard_count = 1;
   std::string out_dir;
   bool force = false;
   bool progress = true;

@@ -217,3 +217,67 @@ TEST(CliTest, BuiltInUniversesGenerate) {
 
 }  // namespace
 }  // namespace sdft
+
+namespace sdft {
+namespace {
+
+// Issue 8: cluster-sized runs. K shards of generate and of tokenize, merged,
+// are byte-identical to the unsharded run; bad shard sets are refused.
+TEST(CliMergeTest, ShardedRunsMergeToTheUnshardedBytes) {
+  testing::ScratchDir dir;
+  const std::string gen = Sdft() + " generate --quiet --templates " + TinyTemplates() + " --universe tiny --docs 600 --seed 5";
+  ASSERT_EQ(RunCommand(gen + " --out " + (dir / "full")).exit_code, 0);
+  for (int i = 0; i < 3; ++i) {
+    ASSERT_EQ(RunCommand(gen + " --shard " + std::to_string(i) + "/3 --out " + (dir / ("s" + std::to_string(i)))).exit_code, 0);
+  }
+  // Any order on the command line; the shards say which is which.
+  auto r = RunCommand(Sdft() + " merge --quiet --out " + (dir / "merged") + " " + (dir / "s2") + " " + (dir / "s0") + " " +
+                      (dir / "s1"));
+  ASSERT_EQ(r.exit_code, 0) << r.output;
+  EXPECT_EQ(testing::ReadAll(dir / "merged/docs.jsonl"), testing::ReadAll(dir / "full/docs.jsonl"));
+  EXPECT_EQ(testing::ReadAll(dir / "merged/stats.json"), testing::ReadAll(dir / "full/stats.json"));
+  auto m = nlohmann::json::parse(testing::ReadAll(dir / "merged/manifest.json"));
+  EXPECT_EQ(m["merged_from"].size(), 3u);
+  EXPECT_EQ(m["config"]["doc_range"][1].get<int>(), 600);
+
+  // A missing shard, a shard of another run, a tampered shard: refused, nothing written.
+  r = RunCommand(Sdft() + " merge --quiet --out " + (dir / "bad") + " " + (dir / "s0") + " " + (dir / "s2"));
+  EXPECT_EQ(r.exit_code, 2);
+  EXPECT_NE(r.output.find("shard 1 of 3 is missing"), std::string::npos) << r.output;
+  ASSERT_EQ(RunCommand(gen + " --seed 6 --shard 1/3 --out " + (dir / "other")).exit_code, 0);
+  r = RunCommand(Sdft() + " merge --quiet --out " + (dir / "bad") + " " + (dir / "s0") + " " + (dir / "other") + " " + (dir / "s2"));
+  EXPECT_EQ(r.exit_code, 2);
+  EXPECT_NE(r.output.find("not a shard of the same run"), std::string::npos) << r.output;
+  testing::WriteAll(dir / "s1/docs.jsonl", testing::ReadAll(dir / "s1/docs.jsonl") + "{\"text\": \"extra\"}\n");
+  r = RunCommand(Sdft() + " merge --quiet --out " + (dir / "bad") + " " + (dir / "s0") + " " + (dir / "s1") + " " + (dir / "s2"));
+  EXPECT_EQ(r.exit_code, 2);
+  EXPECT_NE(r.output.find("s1/docs.jsonl: does not match its manifest"), std::string::npos) << r.output;
+  EXPECT_FALSE(fs::exists(dir / "bad/manifest.json"));
+
+  // Tokens: one tokenizer, three shards, merged = unsharded, and verified.
+  const std::string tok = Sdft() + " tokenize --quiet --input " + (dir / "full");
+  ASSERT_EQ(RunCommand(tok + " --vocab-size 400 --out " + (dir / "tok")).exit_code, 0);
+  const std::string model = dir / "tok/tokenizer.model";
+  ASSERT_EQ(RunCommand(tok + " --tokenizer " + model + " --out " + (dir / "t_full")).exit_code, 0);
+  for (int i = 0; i < 3; ++i) {
+    ASSERT_EQ(RunCommand(tok + " --tokenizer " + model + " --shard " + std::to_string(i) + "/3 --out " +
+                         (dir / ("t" + std::to_string(i)))).exit_code, 0);
+  }
+  r = RunCommand(Sdft() + " merge --quiet --out " + (dir / "t_merged") + " " + (dir / "t0") + " " + (dir / "t1") + " " + (dir / "t2"));
+  ASSERT_EQ(r.exit_code, 0) << r.output;
+  for (const char* f : {"train_00000.bin", "train_00000.idx", "val_00000.bin", "val_00000.idx"}) {
+    EXPECT_EQ(testing::ReadAll(dir / (std::string("t_merged/") + f)), testing::ReadAll(dir / (std::string("t_full/") + f))) << f;
+  }
+  EXPECT_EQ(RunCommand(Sdft() + " verify " + (dir / "t_merged")).exit_code, 0);
+  // --shard without a fixed tokenizer, and a token dir from another tokenizer: refused.
+  r = RunCommand(tok + " --vocab-size 400 --shard 0/2 --out " + (dir / "t_bad"));
+  EXPECT_EQ(r.exit_code, 2);
+  EXPECT_NE(r.output.find("--shard needs --tokenizer"), std::string::npos) << r.output;
+  ASSERT_EQ(RunCommand(tok + " --vocab-size 350 --out " + (dir / "tok2")).exit_code, 0);
+  r = RunCommand(Sdft() + " merge --quiet --out " + (dir / "t_bad") + " " + (dir / "t0") + " " + (dir / "tok2"));
+  EXPECT_EQ(r.exit_code, 2);
+  EXPECT_NE(r.output.find("different tokenizer"), std::string::npos) << r.output;
+}
+
+}  // namespace
+}  // namespace sdft
