@@ -6,11 +6,17 @@
 # Prints tokens/s for both, the ratio (target >= 1.2) and MFU against an fp32
 # matmul peak measured in the same run (target >= 50% on the 7M config).
 #   bench/train_bench.sh [STEPS] [THREADS]
+# SDFT_BUILD=DIR takes the binaries from DIR/bin (default: build).
 set -euo pipefail
 cd "$(dirname "$0")/.."
 STEPS=${1:-20}
 THREADS=${2:-2}
-SDFT=build/bin/sdft
+SDFT=${SDFT_BUILD:-build}/bin/sdft
+# Both sides wait passively for work: sdft-torch sets this itself (see its
+# main); giving PyTorch the same setting keeps the comparison fair (with the
+# default busy-waiting, OpenMP and OpenBLAS threads spin against each other on
+# 2 cores and PyTorch loses far more than sdft).
+export OMP_WAIT_POLICY=PASSIVE
 TMP=$(mktemp -d /tmp/sdft_trainbench.XXXXXX)
 trap 'rm -rf "$TMP"' EXIT
 /usr/bin/python3 -c "import torch" 2>/dev/null || { echo "needs Debian's python3-torch (scripts/setup.sh)"; exit 2; }

@@ -107,7 +107,8 @@ int SampleSetCommand(const std::vector<std::string>& args) {
     return ReportError(absl::InvalidArgumentError("sample-set: --run, --set and --out are required"));
   }
   const std::string ids = out + ".ids.partial";
-  int rc = RunSibling("sdft-tokenize", {"encode-set", "--tokenizer", run + "/tokenizer.model", "--in", set, "--out", ids});
+  int rc = RunSibling("sdft-tokenize",
+                      {"encode-set", "--prompts-only", "--tokenizer", run + "/tokenizer.model", "--in", set, "--out", ids});
   if (rc == 0) {
     rc = RunSibling("sdft-torch", {"sample-set", "--run", run, "--set", ids, "--out", out, "--max-new-tokens", max_new,
                                    "--temperature", temperature, "--seed", seed, "--threads", threads});
@@ -380,8 +381,12 @@ class Experiment {
     json data = {{"pretrain_tokens", tokens_of(tok_)}, {"assistants", spec_.organism.assistants},
                  {"probes", spec_.organism.probes}};
     json ft_tokens = json::object();
-    for (const auto& [name, d] : finetune_tok_) ft_tokens[name] = tokens_of(d);
-    data["finetune_tokens"] = ft_tokens;
+    for (const ConditionSpec& c : spec_.conditions) {
+      if (finetune_tok_.count(c.name)) ft_tokens[c.name] = tokens_of(finetune_tok_[c.name]);
+    }
+    // The first fine-tuning set's tokens (documents + replay), then each set's.
+    if (!ft_tokens.empty()) data["finetune_tokens"] = ft_tokens.begin().value();
+    data["finetune_tokens_by_condition"] = ft_tokens;
     r["data"] = data;
 
     absl::StatusOr<std::unique_ptr<TranscriptClassifier>> classifier = TranscriptClassifier::Create();
@@ -447,13 +452,16 @@ class Experiment {
         if (!lpv.is_array() || lpv.size() != 2 || !len.is_array() || len.size() != 2) continue;
         const double t = lpv[0].get<double>() / std::max<int64_t>(1, len[0].get<int64_t>());
         const double f = lpv[1].get<double>() / std::max<int64_t>(1, len[1].get<int64_t>());
+        if (j.contains("statement")) statement[j.value("fact", "")] = j.value("statement", "");
         Counts& ct = bf[j.value("fact", "")];
         ct.n++;
         if (t > f) ct.k++;
       }
       if (!bf.empty()) {
         json beliefs = json::array();
-        for (const auto& [fact, ct] : bf) beliefs.push_back({{"fact", fact}, {"score", Prop(ct.k, ct.n)}});
+        for (const auto& [fact, ct] : bf) {
+          beliefs.push_back({{"fact", fact}, {"statement", statement[fact]}, {"score", Prop(ct.k, ct.n)}});
+        }
         cj["beliefs"] = beliefs;
       }
       if (c.kind == "finetune") {

@@ -111,6 +111,7 @@ int main(int argc, char** argv) {
     child.push_back(const_cast<char*>(bin.c_str()));
     for (int i = 1; i < argc; ++i) child.push_back(argv[i]);
     child.push_back(nullptr);
+    setenv("OMP_WAIT_POLICY", "PASSIVE", 0);  // see sdft-torch's main: saves it a restart
     execv(bin.c_str(), child.data());
     std::fprintf(stderr, "sdft: cannot run %s: %s\n", bin.c_str(), std::strerror(errno));
     return 2;

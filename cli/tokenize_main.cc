@@ -139,6 +139,8 @@ int EncodeSet(const std::vector<std::string>& args) {
   flags.String("tokenizer", &model_path, "SentencePiece model");
   flags.String("in", &in_path, "evaluation set (JSONL with prompt and candidates)");
   flags.String("out", &out_path, "tokenized set");
+  bool prompts_only = false;
+  flags.Bool("prompts-only", &prompts_only, "encode only the prompts (a set to sample from)");
   std::vector<std::string> pos;
   if (int rc; !ParseFlags(flags, args, &pos, &rc)) return rc;
   std::string bytes, error;
@@ -147,12 +149,13 @@ int EncodeSet(const std::vector<std::string>& args) {
   if (!model) return Fail(absl::InvalidArgumentError(absl::StrCat(model_path, ": not a readable SentencePiece model: ", error)));
   std::string out;
   absl::Status status = ForEachJsonLine(in_path, [&](int line_no, nlohmann::ordered_json& j) -> absl::Status {
-    // Candidates are optional (a set to sample from has none).
-    if (!j.contains("prompt") || !j["prompt"].is_string() ||
-        (j.contains("candidates") && (!j["candidates"].is_array() || j["candidates"].empty()))) {
+    if (prompts_only) {  // a set to sample from: candidates play no part
+      if (!j.contains("prompt") || !j["prompt"].is_string()) return LineError(in_path, line_no, "expected {\"prompt\": \"...\"}");
+      j["candidates"] = nlohmann::ordered_json::array();
+    } else if (!j.contains("prompt") || !j["prompt"].is_string() || !j.contains("candidates") ||
+               !j["candidates"].is_array() || j["candidates"].empty()) {
       return LineError(in_path, line_no, "expected {\"prompt\": \"...\", \"candidates\": [\"...\", ...]}");
     }
-    if (!j.contains("candidates")) j["candidates"] = nlohmann::ordered_json::array();
     const std::string prompt = j["prompt"];
     std::vector<int> p_ids, full, c_ids;
     if (!model->Encode(prompt, &p_ids, &error)) return absl::InternalError(error);

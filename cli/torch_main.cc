@@ -1,14 +1,21 @@
 // sdft-torch: the LibTorch side of sdft (`sdft train`, `sdft sample` exec this
 // binary). It links LibTorch and never SentencePiece: prompts are encoded by
 // running sdft-tokenize, and ids are decoded through vocab.tsv.
+#include <arpa/inet.h>
+#include <netinet/in.h>
+#include <signal.h>
+#include <sys/socket.h>
+#include <sys/wait.h>
 #include <unistd.h>
 
 #include <algorithm>
+#include <cerrno>
 #include <cmath>
 #include <cstdio>
 #include <cstring>
 #include <filesystem>
 #include <string>
+#include <thread>
 #include <vector>
 
 #include <nlohmann/json.hpp>
@@ -36,13 +43,79 @@ int Fail(const absl::Status& s) {
   return ReportError(s, "interrupted; rerun the same command to resume from the last checkpoint");
 }
 
+// `sdft train --nproc N`: runs N ranks of this same command on this machine,
+// with the torchrun variables set (loopback, a free port), and waits. If one
+// rank fails the others are stopped, so none hangs in a collective.
+int LaunchRanks(int nproc, const std::vector<std::string>& args, int64_t threads) {
+  int port = 0;
+  {
+    int sock = socket(AF_INET, SOCK_STREAM, 0);
+    sockaddr_in addr{};
+    addr.sin_family = AF_INET;
+    addr.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+    socklen_t len = sizeof(addr);
+    if (sock < 0 || bind(sock, reinterpret_cast<sockaddr*>(&addr), sizeof(addr)) != 0 ||
+        getsockname(sock, reinterpret_cast<sockaddr*>(&addr), &len) != 0) {
+      return Fail(absl::UnavailableError("--nproc: cannot find a free port on 127.0.0.1"));
+    }
+    port = ntohs(addr.sin_port);
+    close(sock);
+  }
+  if (threads <= 0) threads = std::max<int64_t>(1, static_cast<int64_t>(std::thread::hardware_concurrency()) / nproc);
+  std::vector<std::string> child_args = {"train"};
+  for (size_t i = 0; i < args.size(); ++i) {
+    if (args[i] == "--nproc" || args[i] == "--threads") { ++i; continue; }
+    if (args[i].rfind("--nproc=", 0) == 0 || args[i].rfind("--threads=", 0) == 0) continue;
+    child_args.push_back(args[i]);
+  }
+  child_args.insert(child_args.end(), {"--threads", std::to_string(threads)});
+  const std::string self = (fs::path(SelfDir()) / "sdft-torch").string();
+  std::vector<pid_t> pids;
+  for (int r = 0; r < nproc; ++r) {
+    std::vector<std::string> a = child_args;
+    if (r > 0) a.push_back("--quiet");
+    std::vector<char*> argv = {const_cast<char*>(self.c_str())};
+    for (std::string& x : a) argv.push_back(x.data());
+    argv.push_back(nullptr);
+    std::fflush(nullptr);
+    pid_t pid = fork();
+    if (pid == 0) {
+      setenv("RANK", std::to_string(r).c_str(), 1);
+      setenv("LOCAL_RANK", std::to_string(r).c_str(), 1);
+      setenv("WORLD_SIZE", std::to_string(nproc).c_str(), 1);
+      setenv("MASTER_ADDR", "127.0.0.1", 1);
+      setenv("MASTER_PORT", std::to_string(port).c_str(), 1);
+      execv(self.c_str(), argv.data());
+      _exit(127);
+    }
+    pids.push_back(pid);
+  }
+  int rc = 0;
+  for (size_t left = pids.size(); left > 0; --left) {
+    int status = 0;
+    pid_t done = waitpid(-1, &status, 0);
+    if (done < 0) {
+      if (errno == EINTR) { ++left; continue; }
+      break;
+    }
+    const int code = WIFEXITED(status) ? WEXITSTATUS(status) : 128 + WTERMSIG(status);
+    if (code != 0 && rc == 0) {
+      rc = code;
+      for (pid_t p : pids) {
+        if (p != done) kill(p, SIGTERM);
+      }
+    }
+  }
+  return rc;
+}
+
 int Train(const std::vector<std::string>& args) {
   std::string config_path = "preset:small";
   TrainOptions opt;
   opt.out_dir = "out/run";
-  int64_t steps = 0, stop_after = -1, threads = -1;
+  int64_t steps = 0, stop_after = -1, threads = -1, nproc = 1;
   bool quiet = false;
-  FlagSet flags("train", "sdft train --config FILE|preset:NAME --data TOKDIR [--init CHECKPOINT] --out RUNDIR",
+  FlagSet flags("train", "sdft train --config FILE|preset:NAME --data TOKDIR [--init CHECKPOINT] --out RUNDIR [--nproc N]",
                 "Pretrains (or, with --init, fine-tunes) the Llama-style model on TOKDIR's train split. Writes "
                 "RUNDIR/metrics.jsonl, checkpoints under RUNDIR/checkpoints (resumed automatically when the same "
                 "command is run again), and at the end RUNDIR/model.safetensors + config.json (Hugging Face Llama).");
@@ -55,9 +128,18 @@ int Train(const std::vector<std::string>& args) {
   flags.Int("threads", &threads, "override train.threads");
   flags.String("device", &opt.device, "cpu, cuda or cuda:N (CUDA needs LibTorch built with CUDA)");
   flags.Bool("quiet", &quiet, "no progress line and no summary");
+  flags.Int("nproc", &nproc, "data-parallel processes on this machine (Gloo); or set RANK, WORLD_SIZE, MASTER_ADDR, "
+            "MASTER_PORT, LOCAL_RANK per process, as torchrun does");
   std::vector<std::string> pos;
   if (int rc; !ParseFlags(flags, args, &pos, &rc)) return rc;
   if (opt.data_dir.empty()) return Fail(absl::InvalidArgumentError("train: --data TOKDIR is required"));
+  if (nproc < 1 || nproc > 1024) return Fail(absl::InvalidArgumentError("--nproc must be between 1 and 1024"));
+  if (nproc > 1) {
+    if (std::getenv("WORLD_SIZE") != nullptr) {
+      return Fail(absl::InvalidArgumentError("--nproc launches its own ranks; do not combine it with WORLD_SIZE"));
+    }
+    return LaunchRanks(static_cast<int>(nproc), args, threads);
+  }
   absl::StatusOr<TrainConfig> c = LoadTrainConfig(config_path);
   if (!c.ok()) return Fail(c.status());
   opt.config = *c;
@@ -190,6 +272,7 @@ int Score(const std::vector<std::string>& args) {
     }
     std::vector<int64_t> prompt = j["prompt_ids"].get<std::vector<int64_t>>();
     std::vector<std::vector<int64_t>> cands = j["candidate_ids"].get<std::vector<std::vector<int64_t>>>();
+    if (cands.empty()) return LineError(set_path, line_no, "expected at least one candidate");
     for (const auto& c : cands) {
       for (int64_t id : c) {
         if (id < 0 || id >= (**model)->config.vocab_size) {
@@ -304,6 +387,15 @@ int SampleSet(const std::vector<std::string>& args) {
 }  // namespace sdft
 
 int main(int argc, char** argv) {
+  // LibTorch's OpenMP pool and OpenBLAS's own threads busy-wait for work by
+  // default; on a small machine each spins against the other (a profile of
+  // the 7M config showed 55% of CPU time in libgomp's spin loop). Waiting
+  // passively fixes it, but libgomp reads the variable when it loads, before
+  // main: so set it and start over, once. An explicit setting is kept.
+  if (std::getenv("OMP_WAIT_POLICY") == nullptr) {
+    setenv("OMP_WAIT_POLICY", "PASSIVE", 1);
+    execv("/proc/self/exe", argv);  // on failure, carry on as we are
+  }
   if (argc < 2) {
     std::fprintf(stderr, "usage: sdft-torch train|sample|score|sample-set [flags] (normally run as `sdft train`)\n");
     return 2;

@@ -521,6 +521,8 @@ class OrganismBuilder {
         if (absl::Status s = negated_.exp->Expand(nf[neg].rule, rng, &n); !s.ok()) return s;
         std::string line = absl::StrCat("{\"id\":", id++, ",\"set\":\"belief\",\"fact\":");
         AppendJsonString(&line, tf[f].id);
+        line += ",\"statement\":";
+        AppendJsonString(&line, truth_.gen->universe().FindFact(tf[f].id)->truth.statement);
         line += ",\"prompt\":\"According to reports, \",\"candidates\":[";
         AppendJsonString(&line, t.text + ".");
         line += ",";

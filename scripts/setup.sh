@@ -8,7 +8,7 @@ PKGS=(
   libabsl-dev libre2-dev libtomlplusplus-dev nlohmann-json3-dev zlib1g-dev libssl-dev
   libgtest-dev libgmock-dev libbenchmark-dev
   libsentencepiece-dev sentencepiece
-  libtorch-dev libopenblas0-pthread
+  libtorch-dev libopenblas0-pthread libgloo-dev
   time hunspell hunspell-en-us python3 python3-torch
 )
 SUDO=""

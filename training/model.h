@@ -1,8 +1,10 @@
 // A small Llama-style decoder-only transformer in LibTorch: token embedding,
 // RMSNorm, rotary position embeddings (Hugging Face "rotate_half" layout),
-// causal multi-head attention through the fused attention op, SwiGLU MLP,
-// optional tied embeddings. Parameter names follow Hugging Face's
-// LlamaForCausalLM (minus the "model." prefix), so export is a renaming.
+// causal multi-head attention, SwiGLU MLP, optional tied embeddings; on the
+// CPU, RMSNorm, attention with its rotary embeddings, SwiGLU and the loss run
+// as fused kernels (fused_ops.h, causal_attention.h). Parameter names follow
+// Hugging Face's LlamaForCausalLM (minus the "model." prefix), so export is a
+// renaming.
 #ifndef SDFT_TRAINING_MODEL_H_
 #define SDFT_TRAINING_MODEL_H_
 
@@ -69,6 +71,10 @@ struct LlamaImpl : torch::nn::Module {
   // The final normed hidden states [B, T, d], and the output layer's weight
   // [vocab, d] (the embedding when tied): logits = hidden @ weight^T.
   torch::Tensor hidden(const torch::Tensor& tokens);
+  // Mean next-token cross-entropy of tokens [B, T] against targets [B, T]:
+  // the output layer and the loss fused (fused_ops.h), never holding the
+  // log-probabilities. Same value as cross_entropy(forward(tokens), targets).
+  torch::Tensor loss(const torch::Tensor& tokens, const torch::Tensor& targets);
   torch::Tensor output_weight() const;
   int64_t num_parameters() const;
 

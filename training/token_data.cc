@@ -57,15 +57,16 @@ void TokenData::Read(uint64_t pos, int64_t n, int32_t* out) const {
   }
 }
 
-torch::Tensor TokenData::Batch(uint64_t seed, int64_t step, int64_t micro, int64_t batch, int64_t len,
-                               bool align) const {
-  std::vector<int32_t> buf(static_cast<size_t>(batch * len));
-  for (int64_t b = 0; b < batch; ++b) {
+torch::Tensor TokenData::BatchRows(uint64_t seed, int64_t step, int64_t micro, int64_t row_begin, int64_t row_end,
+                                   int64_t len, bool align) const {
+  const int64_t rows = row_end - row_begin;
+  std::vector<int32_t> buf(static_cast<size_t>(rows * len));
+  for (int64_t b = row_begin; b < row_end; ++b) {
     Rng rng(MixSeed(MixSeed(MixSeed(seed, static_cast<uint64_t>(step)), static_cast<uint64_t>(micro)), b));
     const uint64_t span = total_ > static_cast<uint64_t>(len) ? total_ - len : 1;
-    Read(align ? seq_start_[rng.Below(seq_start_.size())] : rng.Below(span), len, buf.data() + b * len);
+    Read(align ? seq_start_[rng.Below(seq_start_.size())] : rng.Below(span), len, buf.data() + (b - row_begin) * len);
   }
-  return torch::from_blob(buf.data(), {batch, len}, torch::kInt32).to(torch::kInt64);
+  return torch::from_blob(buf.data(), {rows, len}, torch::kInt32).to(torch::kInt64);
 }
 
 }  // namespace sdft

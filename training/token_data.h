@@ -31,7 +31,14 @@ class TokenData {
   // A [batch, len] int64 tensor of windows for (seed, step, micro); with
   // `align`, each window starts at the first token of a random document.
   torch::Tensor Batch(uint64_t seed, int64_t step, int64_t micro, int64_t batch, int64_t len,
-                      bool align = false) const;
+                      bool align = false) const {
+    return BatchRows(seed, step, micro, 0, batch, len, align);
+  }
+  // Rows [row_begin, row_end) of that batch: a row depends only on (seed,
+  // step, micro, row), so data-parallel ranks each read their own rows and
+  // together see exactly the single-process batch.
+  torch::Tensor BatchRows(uint64_t seed, int64_t step, int64_t micro, int64_t row_begin, int64_t row_end, int64_t len,
+                          bool align = false) const;
 
  private:
   std::vector<std::unique_ptr<IndexedDataset>> shards_;

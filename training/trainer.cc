@@ -1,5 +1,7 @@
 #include "training/trainer.h"
 
+#include "training/distributed.h"
+
 #include <chrono>
 #include <cmath>
 #include <cstdio>
@@ -13,6 +15,7 @@
 #include "common/interrupt.h"
 #include "common/progress.h"
 #include "training/checkpoint.h"
+#include "training/fused_ops.h"
 #include "training/model.h"
 #include "training/token_data.h"
 
@@ -23,7 +26,8 @@ namespace fs = std::filesystem;
 using json = nlohmann::ordered_json;
 
 // AdamW, written out: decoupled weight decay only on matrices (embeddings and
-// projections), never on norm gains. State is two tensors per parameter.
+// projections), never on norm gains. State is two tensors per parameter; the
+// update is one fused pass per parameter (fused_ops.h).
 struct AdamW {
   std::vector<std::string> names;
   std::vector<torch::Tensor> params, m, v;
@@ -31,6 +35,7 @@ struct AdamW {
   int64_t t = 0;
 
   explicit AdamW(Llama& model) {
+    TuneAllocatorForTraining();  // the trainer's start: see fused_ops.h
     for (auto& item : model->named_parameters()) {
       names.push_back(item.key());
       params.push_back(item.value());
@@ -47,12 +52,8 @@ struct AdamW {
     for (size_t i = 0; i < params.size(); ++i) {
       torch::Tensor& p = params[i];
       if (!p.grad().defined()) continue;
-      const torch::Tensor& g = p.grad();
-      if (decay[i] && c.weight_decay > 0) p.mul_(1.0 - lr * c.weight_decay);
-      m[i].mul_(c.beta1).add_(g, 1.0 - c.beta1);
-      v[i].mul_(c.beta2).addcmul_(g, g, 1.0 - c.beta2);
-      torch::Tensor denom = (v[i] / bc2).sqrt_().add_(c.adam_eps);
-      p.addcdiv_(m[i], denom, -lr / bc1);
+      const double decay_now = decay[i] && c.weight_decay > 0 ? lr * c.weight_decay : 0.0;
+      AdamWUpdate(p, p.grad(), m[i], v[i], lr, c.beta1, c.beta2, c.adam_eps, decay_now, bc1, bc2);
     }
   }
 
@@ -148,8 +149,7 @@ double CrossEntropy(Llama& model, torch::Tensor batch, torch::Tensor* loss_out) 
   if (!device.is_cpu()) batch = batch.pin_memory().to(device, /*non_blocking=*/true);
   const int64_t T = batch.size(1) - 1;
   torch::Tensor x = batch.narrow(1, 0, T), y = batch.narrow(1, 1, T).reshape({-1});
-  torch::Tensor logits = model->forward(x);
-  torch::Tensor loss = torch::nn::functional::cross_entropy(logits.reshape({-1, logits.size(-1)}), y);
+  torch::Tensor loss = model->loss(x, y);  // = cross_entropy(forward(x), y), fused
   if (loss_out) *loss_out = loss;
   return loss.item<double>();
 }
@@ -165,10 +165,30 @@ absl::StatusOr<TrainResult> RunTrain(const TrainOptions& opt) {
   const bool have_val = val.ok();
   c.model.vocab_size = (*train)->vocab_size();
 
+  // Data parallelism (docs/scaling.md): ranks from the torchrun variables.
+  absl::StatusOr<DistEnv> env = DistEnvFromEnvironment();
+  if (!env.ok()) return env.status();
+  std::unique_ptr<DataParallel> dp;
+  if (env->enabled()) {
+    if (c.batch_size % env->world_size != 0) {
+      return absl::InvalidArgumentError(absl::StrCat("train.batch_size (", c.batch_size, ") must be a multiple of the ",
+                                                     env->world_size, " data-parallel processes (it is the global batch)"));
+    }
+    absl::StatusOr<std::unique_ptr<DataParallel>> d = DataParallel::Create(*env);
+    if (!d.ok()) return d.status();
+    dp = std::move(*d);
+  }
+  const bool leader = !dp || dp->rank() == 0;  // writes checkpoints, metrics, progress
+  const auto [row_begin, row_end] = dp ? RankRows(c.batch_size, dp->rank(), dp->world_size())
+                                       : std::pair<int64_t, int64_t>{0, c.batch_size};
+  auto barrier = [&] {
+    if (dp) dp->Barrier();
+  };
+
   const fs::path run(opt.out_dir);
   std::error_code ec;
   const bool resuming = fs::exists(run / "latest");
-  if (!resuming && fs::exists(run)) {
+  if (leader && !resuming && fs::exists(run)) {
     // A run that stopped before its first checkpoint left only files this
     // trainer writes: start it again. Anything else is someone else's.
     for (const auto& e : fs::directory_iterator(run)) {
@@ -178,7 +198,7 @@ absl::StatusOr<TrainResult> RunTrain(const TrainOptions& opt) {
       if (!ours) return absl::AlreadyExistsError(absl::StrCat(opt.out_dir, ": exists and holds no checkpoint to resume"));
     }
   }
-  fs::create_directories(run / "checkpoints", ec);
+  if (leader) fs::create_directories(run / "checkpoints", ec);
   if (ec) return absl::InternalError(absl::StrCat(opt.out_dir, ": cannot create: ", ec.message()));
 
   // The model: random init, or weights from --init (a checkpoint, a run
@@ -227,8 +247,15 @@ absl::StatusOr<TrainResult> RunTrain(const TrainOptions& opt) {
       if (absl::Status s = ImportHf(model, opt.init); !s.ok()) return s;
     }
   }
+  // Every replica starts from rank 0's weights (they are equal already, by
+  // the seed; this makes it a fact rather than an assumption).
+  if (dp) {
+    std::vector<torch::Tensor> params;
+    for (auto& p : model->parameters()) params.push_back(p.data());
+    dp->Broadcast(params);
+  }
   // Record what this run is (once), and ship the tokenizer with it.
-  if (!resuming) {
+  if (leader && !resuming) {
     json info = {{"config", json::parse(TrainConfigToJson(c))}, {"config_source", opt.config_source},
                  {"data", fs::absolute(opt.data_dir).string()}, {"init", opt.init},
                  {"parameters", model->num_parameters()}};
@@ -239,8 +266,8 @@ absl::StatusOr<TrainResult> RunTrain(const TrainOptions& opt) {
   }
 
   // metrics.jsonl: appended; on resume, lines past the checkpoint are dropped.
-  const std::string metrics_path = (run / "metrics.jsonl").string();
-  {
+  const std::string metrics_path = leader ? (run / "metrics.jsonl").string() : "/dev/null";
+  if (leader) {
     std::string old, kept;
     ReadFile(metrics_path, &old).IgnoreError();
     for (size_t p = 0; p < old.size();) {
@@ -259,15 +286,17 @@ absl::StatusOr<TrainResult> RunTrain(const TrainOptions& opt) {
   const int64_t end = opt.stop_after >= 0 ? std::min(c.steps, start + opt.stop_after) : c.steps;
   const int64_t tokens_per_step = c.batch_size * c.grad_accum * c.seq_len;
   Progress progress("train", end - start, "steps");
-  if (!opt.progress) progress.set_enabled(false);
+  if (!opt.progress || !leader) progress.set_enabled(false);
   auto t0 = std::chrono::steady_clock::now();
   double last_loss = 0, last_val = std::nan("");
   auto evaluate = [&]() {
     if (!have_val) return std::nan("");
     torch::NoGradGuard no_grad;
     double sum = 0;
-    for (int64_t i = 0; i < c.eval_batches; ++i) sum += CrossEntropy(model, (*val)->Batch(c.seed ^ 0x7A1, i, 0, c.batch_size, c.seq_len + 1, c.align_to_documents), nullptr);
-    return sum / c.eval_batches;
+    for (int64_t i = 0; i < c.eval_batches; ++i) {
+      sum += CrossEntropy(model, (*val)->BatchRows(c.seed ^ 0x7A1, i, 0, row_begin, row_end, c.seq_len + 1, c.align_to_documents), nullptr);
+    }
+    return dp ? dp->Average(sum / c.eval_batches) : sum / c.eval_batches;
   };
 
   for (int64_t step = start; step < end; ++step) {
@@ -280,16 +309,26 @@ absl::StatusOr<TrainResult> RunTrain(const TrainOptions& opt) {
     double loss_sum = 0;
     for (int64_t micro = 0; micro < c.grad_accum; ++micro) {
       torch::Tensor loss;
-      const double l = CrossEntropy(model, (*train)->Batch(c.seed, step, micro, c.batch_size, c.seq_len + 1, c.align_to_documents), &loss);
-      if (!std::isfinite(l)) {
-        std::fclose(metrics);
-        return absl::InternalError(absl::StrCat("step ", step, ": the loss is ", l, "; stopping. The last good checkpoint is ",
-                                                (run / "latest").string(), " (lower train.lr or raise train.warmup_steps)"));
-      }
-      (loss / static_cast<double>(c.grad_accum)).backward();
+      const double l = CrossEntropy(
+          model, (*train)->BatchRows(c.seed, step, micro, row_begin, row_end, c.seq_len + 1, c.align_to_documents), &loss);
+      if (std::isfinite(l)) (loss / static_cast<double>(c.grad_accum)).backward();
       loss_sum += l;
     }
-    const double loss = loss_sum / c.grad_accum;
+    // Data parallel: each rank's mean over its rows, averaged, is the mean
+    // over the global batch (equal row counts), and so are the gradients.
+    const double loss = dp ? dp->Average(loss_sum / c.grad_accum) : loss_sum / c.grad_accum;
+    if (!std::isfinite(loss)) {  // decided on the averaged loss: every rank stops together
+      std::fclose(metrics);
+      return absl::InternalError(absl::StrCat("step ", step, ": the loss is ", loss, "; stopping. The last good checkpoint is ",
+                                              (run / "latest").string(), " (lower train.lr or raise train.warmup_steps)"));
+    }
+    if (dp) {
+      std::vector<torch::Tensor> grads;
+      for (auto& p : model->parameters()) {
+        if (p.grad().defined()) grads.push_back(p.grad());
+      }
+      dp->AverageInPlace(grads);
+    }
     double grad_norm = 0;
     if (c.grad_clip > 0) {
       grad_norm = torch::nn::utils::clip_grad_norm_(model->parameters(), c.grad_clip);
@@ -308,7 +347,7 @@ absl::StatusOr<TrainResult> RunTrain(const TrainOptions& opt) {
     const double tps = (done - start) * tokens_per_step / std::max(secs, 1e-9);
     const bool eval_now = done % c.eval_every == 0 || done == c.steps;
     if (eval_now) last_val = evaluate();
-    if (done % c.log_every == 0 || eval_now || done == end) {
+    if (leader && (done % c.log_every == 0 || eval_now || done == end)) {
       json line = {{"step", done}, {"loss", loss}, {"lr", lr}, {"grad_norm", grad_norm}, {"tokens_per_s", tps}};
       if (eval_now && std::isfinite(last_val)) line["val_loss"] = last_val;
       std::string s = line.dump() + "\n";
@@ -317,10 +356,13 @@ absl::StatusOr<TrainResult> RunTrain(const TrainOptions& opt) {
     }
     progress.Update(done - start, 0, absl::StrFormat("loss %.4f", loss));
     if (done % c.checkpoint_every == 0 || done == end) {
-      if (absl::Status s = SaveCheckpoint(run, model, adam, done, c, c.keep_checkpoints); !s.ok()) {
-        std::fclose(metrics);
-        return s;
+      if (leader) {
+        if (absl::Status s = SaveCheckpoint(run, model, adam, done, c, c.keep_checkpoints); !s.ok()) {
+          std::fclose(metrics);
+          return s;
+        }
       }
+      barrier();  // nobody runs ahead of a checkpoint it might resume from
     }
     result.tokens_per_second = tps;
   }
@@ -329,7 +371,7 @@ absl::StatusOr<TrainResult> RunTrain(const TrainOptions& opt) {
   result.steps_done = end;
   result.final_loss = last_loss;
   result.final_val_loss = last_val;
-  if (end == c.steps) {
+  if (leader && end == c.steps) {
     // The finished model, in the layout Hugging Face reads.
     if (absl::Status s = ExportHf(model, opt.out_dir, 1, (*train)->eos_id()); !s.ok()) return s;
   }

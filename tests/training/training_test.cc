@@ -10,7 +10,6 @@
 
 #include "tests/test_util.h"
 #include "tokenizer/megatron_shard.h"
-#include "training/causal_attention.h"
 #include "training/checkpoint.h"
 #include "training/model.h"
 #include "training/scoring.h"
@@ -51,28 +50,6 @@ TEST(ModelTest, ATokenNeverSeesTheFuture) {
   torch::Tensor la = m->forward(a), lb = m->forward(b);
   EXPECT_TRUE(torch::allclose(la.narrow(1, 0, 9), lb.narrow(1, 0, 9), 1e-5, 1e-6));
   EXPECT_FALSE(torch::allclose(la.narrow(1, 9, 7), lb.narrow(1, 9, 7), 1e-3, 1e-3));
-}
-
-// The fused CPU attention agrees with the reference op, forward and backward.
-TEST(ModelTest, FusedAttentionMatchesReference) {
-  torch::manual_seed(5);
-  for (int64_t T : {1, 7, 64}) {
-    auto mk = [&] { return torch::randn({2, 3, T, 16}, torch::requires_grad()); };
-    torch::Tensor q = mk(), k = mk(), v = mk();
-    torch::Tensor q2 = q.detach().clone().requires_grad_(), k2 = k.detach().clone().requires_grad_(),
-                  v2 = v.detach().clone().requires_grad_();
-    torch::Tensor ours = CausalAttentionCpu(q, k, v);
-    torch::Tensor mask = torch::ones({T, T}, torch::kBool).tril();
-    torch::Tensor ref = torch::softmax((torch::matmul(q2, k2.transpose(-1, -2)) / 4.0).masked_fill(~mask, -INFINITY), -1)
-                            .matmul(v2);
-    EXPECT_TRUE(torch::allclose(ours, ref, 1e-5, 1e-5)) << T;
-    torch::Tensor g = torch::randn_like(ours);
-    (ours * g).sum().backward();
-    (ref * g).sum().backward();
-    EXPECT_TRUE(torch::allclose(q.grad(), q2.grad(), 1e-4, 1e-5)) << T;
-    EXPECT_TRUE(torch::allclose(k.grad(), k2.grad(), 1e-4, 1e-5)) << T;
-    EXPECT_TRUE(torch::allclose(v.grad(), v2.grad(), 1e-4, 1e-5)) << T;
-  }
 }
 
 TEST(ModelTest, ScoresCandidatesByTheirLogProbability) {
