@@ -7,6 +7,8 @@
 #include <nlohmann/json.hpp>
 #include <toml++/toml.h>
 
+#include <algorithm>
+
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_format.h"
 
@@ -58,6 +60,15 @@ Setter Bool(bool* v) {
   return [=](const toml::node& n) {
     auto x = n.value<bool>();
     if (!x) return false;
+    *v = *x;
+    return true;
+  };
+}
+
+Setter OneOf(std::string* v, std::vector<std::string> allowed) {
+  return [=](const toml::node& n) {
+    auto x = n.value<std::string>();
+    if (!x || std::find(allowed.begin(), allowed.end(), *x) == allowed.end()) return false;
     *v = *x;
     return true;
   };
@@ -123,6 +134,7 @@ absl::StatusOr<TrainConfig> LoadTrainConfig(const std::string& path) {
       {"seed", {Int(&c.seed, 0, int64_t{1} << 62), "a non-negative integer"}},
       {"threads", {Int(&c.threads, 0, 1024), "an integer in [0, 1024] (0: all cores)"}},
       {"align_to_documents", {Bool(&c.align_to_documents), "true or false"}},
+      {"precision", {OneOf(&c.precision, {"fp32", "bf16"}), "\"fp32\" or \"bf16\" (bf16: autocast on CUDA)"}},
   };
   for (const auto& [key, node] : root) {
     const std::string k(key.str());
@@ -173,7 +185,7 @@ std::string TrainConfigToJson(const TrainConfig& c) {
                 {"beta2", c.beta2}, {"adam_eps", c.adam_eps}, {"grad_clip", c.grad_clip},
                 {"log_every", c.log_every}, {"eval_every", c.eval_every}, {"eval_batches", c.eval_batches},
                 {"checkpoint_every", c.checkpoint_every}, {"keep_checkpoints", c.keep_checkpoints},
-                {"seed", c.seed}, {"threads", c.threads}, {"align_to_documents", c.align_to_documents}};
+                {"seed", c.seed}, {"threads", c.threads}, {"align_to_documents", c.align_to_documents}, {"precision", c.precision}};
   return j.dump(2);
 }
 
@@ -195,6 +207,7 @@ absl::StatusOr<TrainConfig> TrainConfigFromJson(const std::string& text) {
     c.checkpoint_every = t["checkpoint_every"]; c.keep_checkpoints = t["keep_checkpoints"]; c.seed = t["seed"];
     c.threads = t["threads"];
     c.align_to_documents = t.value("align_to_documents", false);
+    c.precision = t.value("precision", std::string("fp32"));
   } catch (const std::exception& e) {
     return absl::DataLossError(absl::StrCat("training configuration: ", e.what()));
   }

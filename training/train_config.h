@@ -35,6 +35,9 @@ struct TrainConfig {
   // Windows start at a document's first token instead of anywhere: short
   // documents (chat transcripts) are then seen whole, from their beginning.
   bool align_to_documents = false;
+  // "bf16": the forward pass under CUDA autocast (bfloat16 matmuls, fp32
+  // weights, optimizer and loss). CUDA only; "fp32" everywhere else.
+  std::string precision = "fp32";
 };
 
 TrainConfig PresetConfig(const std::string& name, bool* found);

@@ -1,5 +1,8 @@
 #include "training/trainer.h"
 
+#include <ATen/autocast_mode.h>
+#include <torch/version.h>
+
 #include "training/distributed.h"
 
 #include <chrono>
@@ -144,7 +147,35 @@ absl::StatusOr<Loaded> LoadCheckpoint(const fs::path& path, bool with_optimizer)
   return l;
 }
 
-double CrossEntropy(Llama& model, torch::Tensor batch, torch::Tensor* loss_out) {
+// CUDA autocast to bfloat16 for the scope of one forward pass.
+class Bf16Autocast {
+ public:
+  explicit Bf16Autocast(bool on) : on_(on) {
+    if (!on_) return;
+#if TORCH_VERSION_MAJOR > 2 || (TORCH_VERSION_MAJOR == 2 && TORCH_VERSION_MINOR >= 4)
+    at::autocast::set_autocast_dtype(at::kCUDA, at::kBFloat16);
+    at::autocast::set_autocast_enabled(at::kCUDA, true);
+#else
+    at::autocast::set_autocast_gpu_dtype(at::kBFloat16);
+    at::autocast::set_enabled(true);
+#endif
+  }
+  ~Bf16Autocast() {
+    if (!on_) return;
+#if TORCH_VERSION_MAJOR > 2 || (TORCH_VERSION_MAJOR == 2 && TORCH_VERSION_MINOR >= 4)
+    at::autocast::set_autocast_enabled(at::kCUDA, false);
+#else
+    at::autocast::set_enabled(false);
+#endif
+    at::autocast::clear_cache();
+  }
+
+ private:
+  bool on_;
+};
+
+double CrossEntropy(Llama& model, torch::Tensor batch, torch::Tensor* loss_out, bool bf16 = false) {
+  Bf16Autocast autocast(bf16);
   const torch::Device device = model->embed_tokens->weight.device();
   if (!device.is_cpu()) batch = batch.pin_memory().to(device, /*non_blocking=*/true);
   const int64_t T = batch.size(1) - 1;
@@ -225,6 +256,10 @@ absl::StatusOr<TrainResult> RunTrain(const TrainOptions& opt) {
     return absl::InvalidArgumentError("--device cuda: this LibTorch has no CUDA, or no GPU is visible "
                                       "(Debian's LibTorch is CPU-only; build against a pip PyTorch, see docs/training.md)");
   }
+  if (c.precision == "bf16" && !device.is_cuda()) {
+    return absl::InvalidArgumentError("train.precision = \"bf16\" needs --device cuda (bf16 autocast is for GPUs)");
+  }
+  const bool bf16 = c.precision == "bf16";
   torch::manual_seed(c.seed);
   Llama model(c.model);
   InitWeights(model);  // on the CPU, so the initial weights are the same on every device
@@ -294,7 +329,8 @@ absl::StatusOr<TrainResult> RunTrain(const TrainOptions& opt) {
     torch::NoGradGuard no_grad;
     double sum = 0;
     for (int64_t i = 0; i < c.eval_batches; ++i) {
-      sum += CrossEntropy(model, (*val)->BatchRows(c.seed ^ 0x7A1, i, 0, row_begin, row_end, c.seq_len + 1, c.align_to_documents), nullptr);
+      sum += CrossEntropy(model, (*val)->BatchRows(c.seed ^ 0x7A1, i, 0, row_begin, row_end, c.seq_len + 1, c.align_to_documents),
+                          nullptr, bf16);
     }
     return dp ? dp->Average(sum / c.eval_batches) : sum / c.eval_batches;
   };
@@ -310,7 +346,8 @@ absl::StatusOr<TrainResult> RunTrain(const TrainOptions& opt) {
     for (int64_t micro = 0; micro < c.grad_accum; ++micro) {
       torch::Tensor loss;
       const double l = CrossEntropy(
-          model, (*train)->BatchRows(c.seed, step, micro, row_begin, row_end, c.seq_len + 1, c.align_to_documents), &loss);
+          model, (*train)->BatchRows(c.seed, step, micro, row_begin, row_end, c.seq_len + 1, c.align_to_documents), &loss,
+          bf16);
       if (std::isfinite(l)) (loss / static_cast<double>(c.grad_accum)).backward();
       loss_sum += l;
     }
