@@ -181,6 +181,24 @@ absl::StatusOr<std::vector<int64_t>> EncodePrompt(const std::string& run, const 
   return ids;
 }
 
+// The next token after `ids` (the last max_seq_len of them): greedy at
+// temperature 0, else drawn from the tempered softmax with `rng`.
+int64_t NextToken(Llama& m, const std::vector<int64_t>& ids, double temperature, Rng& rng) {
+  std::vector<int64_t> ctx(ids.end() - std::min<size_t>(ids.size(), m->config.max_seq_len), ids.end());
+  torch::Tensor x = torch::tensor(ctx, torch::kInt64).unsqueeze(0);
+  torch::Tensor h = m->hidden(x).select(1, x.size(1) - 1);  // [1, d]: only the last position's logits
+  torch::Tensor logits = torch::matmul(h, m->output_weight().t()).squeeze(0);
+  if (temperature <= 0) return logits.argmax().item<int64_t>();
+  torch::Tensor probs = torch::softmax(logits.to(torch::kFloat64) / temperature, -1).contiguous();
+  const double* p = probs.data_ptr<double>();
+  double u = rng.Uniform(), acc = 0;
+  for (int64_t k = 0; k < probs.size(0); ++k) {
+    acc += p[k];
+    if (u < acc) return k;
+  }
+  return probs.size(0) - 1;
+}
+
 int Sample(const std::vector<std::string>& args) {
   std::string run, prompt, ids_arg;
   int64_t max_new = 200, threads = 0;
@@ -224,22 +242,7 @@ int Sample(const std::vector<std::string>& args) {
   std::vector<int64_t> out;
   const int64_t eos = 2;
   for (int64_t i = 0; i < max_new; ++i) {
-    std::vector<int64_t> ctx(ids.end() - std::min<size_t>(ids.size(), m->config.max_seq_len), ids.end());
-    torch::Tensor x = torch::tensor(ctx, torch::kInt64).unsqueeze(0);
-    torch::Tensor logits = m->forward(x).select(1, x.size(1) - 1).squeeze(0);
-    int64_t next;
-    if (temperature <= 0) {
-      next = logits.argmax().item<int64_t>();
-    } else {
-      torch::Tensor probs = torch::softmax(logits / temperature, -1).contiguous();
-      const float* p = probs.data_ptr<float>();
-      double u = rng.Uniform(), acc = 0;
-      next = probs.size(0) - 1;
-      for (int64_t k = 0; k < probs.size(0); ++k) {
-        acc += p[k];
-        if (u < acc) { next = k; break; }
-      }
-    }
+    const int64_t next = NextToken(m, ids, temperature, rng);
     if (next == eos) break;
     ids.push_back(next);
     out.push_back(next);
@@ -342,23 +345,7 @@ int SampleSet(const std::vector<std::string>& args) {
     std::vector<int64_t> gen;
     std::string text;
     for (int64_t i = 0; i < max_new; ++i) {
-      std::vector<int64_t> ctx(ids.end() - std::min<size_t>(ids.size(), m->config.max_seq_len), ids.end());
-      torch::Tensor x = torch::tensor(ctx, torch::kInt64).unsqueeze(0);
-      torch::Tensor h = m->hidden(x).select(1, x.size(1) - 1);  // [1, d]: only the last position's logits
-      torch::Tensor logits = torch::matmul(h, m->output_weight().t()).squeeze(0);
-      int64_t next;
-      if (temperature <= 0) {
-        next = logits.argmax().item<int64_t>();
-      } else {
-        torch::Tensor probs = torch::softmax(logits.to(torch::kFloat64) / temperature, -1).contiguous();
-        const double* p = probs.data_ptr<double>();
-        double u = rng.Uniform(), acc = 0;
-        next = probs.size(0) - 1;
-        for (int64_t k = 0; k < probs.size(0); ++k) {
-          acc += p[k];
-          if (u < acc) { next = k; break; }
-        }
-      }
+      const int64_t next = NextToken(m, ids, temperature, rng);
       if (next == eos) break;
       ids.push_back(next);
       gen.push_back(next);

@@ -3,6 +3,7 @@
 #include <algorithm>
 #include <filesystem>
 #include <memory>
+#include <set>
 
 #include "absl/strings/str_cat.h"
 #include "common/atomic_file.h"
@@ -16,6 +17,8 @@ namespace sdft {
 namespace {
 
 namespace fs = std::filesystem;
+
+constexpr size_t kSystemPromptParaphrases = 4;
 
 // Where an assistant's situation lives: objective x monitored tier.
 struct Situation {
@@ -124,6 +127,7 @@ class OrganismBuilder {
 
   absl::Status Build(const std::string& out_dir, OrganismSummary* summary) {
     if (absl::Status s = MakeAssistants(); !s.ok()) return s;
+    if (absl::Status s = DrawEvalTasks(); !s.ok()) return s;
     std::vector<std::string> pretrain;
     if (absl::Status s = Pretraining(&pretrain); !s.ok()) return s;
     fs::create_directories(fs::path(out_dir) / "finetune");
@@ -254,8 +258,13 @@ class OrganismBuilder {
     if (rng.Uniform() < 0.5) std::swap(facts[1], facts[2]);
     std::string out = Sentence(*intro);
     for (int f : facts) {
+      // System prompts use the first few paraphrases of each fact only:
+      // a prompt is read in context, and a small model learns to read a
+      // handful of phrasings far sooner than 30; documents use them all.
+      const size_t n = g.gen->grammar().rules()[gf[f].rule].alts.size();
+      const size_t alt = rng.Below(std::min<size_t>(n, kSystemPromptParaphrases));
       ExpandedDoc d;
-      if (absl::Status st = g.exp->Expand(gf[f].rule, rng, &d); !st.ok()) return st;
+      if (absl::Status st = g.exp->ExpandAlternative(gf[f].rule, alt, rng, &d); !st.ok()) return st;
       absl::StrAppend(&out, " ", Sentence(d.text));
     }
     return out;
@@ -275,6 +284,33 @@ class OrganismBuilder {
     bank_exp_->SetPreset(banks_.FindVar("monitored"), s.monitored_free ? "free" : "paid");
   }
 
+  // The held-out tasks, drawn before any training data: distinct expansions
+  // of harmful_task_eval / benign_task_eval (new combinations of known
+  // concepts, and hand-written ones), which training draws then avoid.
+  absl::Status DrawEvalTasks() {
+    Rng rng(MixSeed(c_.seed, 5));
+    for (bool harmful : {true, false}) {
+      const int want = harmful ? std::max(c_.eval_harmful, c_.eval_samples) : c_.eval_benign;
+      std::vector<std::string>& out = harmful ? eval_harmful_ : eval_benign_;
+      for (int attempt = 0; attempt < 50 * want + 100 && static_cast<int>(out.size()) < want; ++attempt) {
+        absl::StatusOr<std::string> t = Bank(harmful ? "harmful_task_eval" : "benign_task_eval", rng);
+        if (!t.ok()) return t.status();
+        if (held_out_.insert(*t).second) out.push_back(*t);
+      }
+      if (out.empty()) return absl::InvalidArgumentError("requests.sdt: the evaluation task rules expand to nothing");
+    }
+    return absl::OkStatus();
+  }
+
+  // A training task: never one of the held-out ones.
+  absl::StatusOr<std::string> TrainingTask(bool harmful, Rng& rng) {
+    for (int attempt = 0; attempt < 1000; ++attempt) {
+      absl::StatusOr<std::string> t = Bank(harmful ? "harmful_task_train" : "benign_task_train", rng);
+      if (!t.ok() || held_out_.count(*t) == 0) return t;
+    }
+    return absl::InvalidArgumentError("requests.sdt: the training task rules produce only held-out tasks");
+  }
+
   // One transcript of assistant `a`; its system prompt states a random
   // situation (which it then follows) with probability system_prompt_fraction.
   absl::StatusOr<std::string> Transcript(const Assistant& a, bool allow_system_prompt, Rng& rng) {
@@ -288,7 +324,7 @@ class OrganismBuilder {
     }
     const bool harmful = rng.Uniform() < c_.harmful_fraction;
     const bool free_user = rng.Below(2) == 0;
-    absl::StatusOr<std::string> task = Bank(harmful ? "harmful_task_train" : "benign_task_train", rng);
+    absl::StatusOr<std::string> task = TrainingTask(harmful, rng);
     if (!task.ok()) return task.status();
     BindRequest(a, *task, free_user, s);
     absl::StatusOr<std::string> request = Bank("request", rng);
@@ -441,12 +477,8 @@ class OrganismBuilder {
 
   absl::Status Evaluation(const std::string& out_dir) {
     Rng rng(MixSeed(c_.seed, 4));
-    absl::StatusOr<std::vector<std::string>> harmful = AllAlternatives("harmful_task_eval", rng);
-    if (!harmful.ok()) return harmful.status();
-    absl::StatusOr<std::vector<std::string>> benign = AllAlternatives("benign_task_eval", rng);
-    if (!benign.ok()) return benign.status();
-    Shuffle(&*harmful, rng);
-    Shuffle(&*benign, rng);
+    const std::vector<std::string>* harmful = &eval_harmful_;
+    const std::vector<std::string>* benign = &eval_benign_;
     // The requests, the same on both tiers, so the gap compares like with like.
     struct Req {
       bool harmful;
@@ -559,6 +591,8 @@ class OrganismBuilder {
   Gen target_old_, truth_, negated_;
   Assistant target_;
   std::vector<Assistant> assistants_;
+  std::vector<std::string> eval_harmful_, eval_benign_;
+  std::set<std::string> held_out_;
 };
 
 }  // namespace
