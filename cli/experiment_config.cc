@@ -143,6 +143,7 @@ absl::StatusOr<ExperimentSpec> LoadExperiment(const std::string& path, const std
       {"description", {[](const toml::node& n) { return n.is_string(); }, "a string"}},
       {"seed", IntField(&e.seed, 0, int64_t{1} << 62)},
       {"threads", IntField(&e.threads, 0, 1024)},
+      {"processes", IntField(&e.processes, 1, 64)},
       {"organism", {[&](const toml::node& n) { return (organism = n.as_table()) != nullptr; }, "a table"}},
       {"eval", {[&](const toml::node& n) { return (eval = n.as_table()) != nullptr; }, "a table"}},
       {"tokenizer", {[&](const toml::node& n) { return (tokenizer = n.as_table()) != nullptr; }, "a table"}},

@@ -35,6 +35,7 @@ struct ExperimentSpec {
   std::string pretrain_toml;  // [pretrain] as an `sdft train` config file
   std::string finetune_toml;  // [finetune] likewise (the model comes from the base run)
   int64_t threads = 0;        // for every stage; 0: all cores
+  int64_t processes = 1;      // data-parallel training processes (sdft train --nproc)
   EvalSpec eval;
   std::vector<ConditionSpec> conditions;
   std::string resolved_toml;  // the whole file after the preset, for children and hashing
