@@ -1,5 +1,5 @@
-// Data-parallel training over PyTorch's own c10d process groups: Gloo (CPU
-// tensors, and CUDA tensors through host copies), set up the way torchrun
+// Data-parallel training over PyTorch's own c10d process groups: Gloo on the
+// CPU, NCCL for CUDA tensors when LibTorch has it, set up the way torchrun
 // does, from RANK, WORLD_SIZE, MASTER_ADDR, MASTER_PORT and LOCAL_RANK. Every
 // rank holds the whole model; after each backward pass the gradients are
 // averaged (one flat all-reduce), so all ranks take the same optimizer step
@@ -33,8 +33,12 @@ absl::StatusOr<DistEnv> DistEnvFromEnvironment();
 class DataParallel {
  public:
   // Joins the group (rank 0 hosts the TCP store); blocks until all ranks
-  // have joined or `timeout_s` passes.
-  static absl::StatusOr<std::unique_ptr<DataParallel>> Create(const DistEnv& env, int timeout_s = 300);
+  // have joined or `timeout_s` passes. With `cuda` and a LibTorch built with
+  // NCCL (SDFT_WITH_NCCL, set by CMake when the pip PyTorch has it), the
+  // group is NCCL; otherwise Gloo.
+  static absl::StatusOr<std::unique_ptr<DataParallel>> Create(const DistEnv& env, bool cuda = false,
+                                                              int timeout_s = 300);
+  const char* backend() const;
   ~DataParallel();
 
   int rank() const { return env_.rank; }

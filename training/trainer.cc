@@ -205,7 +205,8 @@ absl::StatusOr<TrainResult> RunTrain(const TrainOptions& opt) {
       return absl::InvalidArgumentError(absl::StrCat("train.batch_size (", c.batch_size, ") must be a multiple of the ",
                                                      env->world_size, " data-parallel processes (it is the global batch)"));
     }
-    absl::StatusOr<std::unique_ptr<DataParallel>> d = DataParallel::Create(*env);
+    absl::StatusOr<std::unique_ptr<DataParallel>> d =
+        DataParallel::Create(*env, opt.device.rfind("cuda", 0) == 0);
     if (!d.ok()) return d.status();
     dp = std::move(*d);
   }
@@ -249,6 +250,8 @@ absl::StatusOr<TrainResult> RunTrain(const TrainOptions& opt) {
   torch::Device device(torch::kCPU);
   try {
     device = torch::Device(opt.device);
+    // Data parallel on one machine: rank r of "cuda" takes GPU LOCAL_RANK.
+    if (device.is_cuda() && !device.has_index() && dp) device = torch::Device(torch::kCUDA, env->local_rank);
   } catch (const std::exception&) {
     return absl::InvalidArgumentError(absl::StrCat("--device: '", opt.device, "' is not cpu, cuda or cuda:N"));
   }
