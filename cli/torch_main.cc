@@ -199,25 +199,37 @@ int64_t NextToken(Llama& m, const std::vector<int64_t>& ids, double temperature,
   return probs.size(0) - 1;
 }
 
+// The flags `sample` and `sample-set` share.
+struct SamplingFlags {
+  int64_t max_new = 64, threads = 0;
+  double temperature = 0.7;
+  uint64_t seed = 1;
+  void Add(FlagSet& flags) {
+    flags.Int("max-new-tokens", &max_new, "tokens to generate (stops early at EOS)");
+    flags.Double("temperature", &temperature, "sampling temperature (0: greedy)");
+    flags.UInt("seed", &seed, "sampling seed");
+    flags.Int("threads", &threads, "threads (0: all)");
+  }
+};
+
 int Sample(const std::vector<std::string>& args) {
   std::string run, prompt, ids_arg;
-  int64_t max_new = 200, threads = 0;
-  double temperature = 0.8;
-  uint64_t seed = 1;
+  SamplingFlags sf;
+  sf.max_new = 200;
+  sf.temperature = 0.8;
   FlagSet flags("sample", "sdft sample --run RUNDIR (--prompt TEXT | --ids 1,2,3) [--max-new-tokens N] [--temperature T]",
                 "Continues a prompt with a trained run's model (RUNDIR/model.safetensors, else its latest checkpoint) "
                 "and prints the text. Temperature 0 is greedy.");
   flags.String("run", &run, "run directory");
   flags.String("prompt", &prompt, "prompt text");
   flags.String("ids", &ids_arg, "prompt as token ids instead");
-  flags.Int("max-new-tokens", &max_new, "tokens to generate (stops early at EOS)");
-  flags.Double("temperature", &temperature, "sampling temperature (0: greedy)");
-  flags.UInt("seed", &seed, "sampling seed");
-  flags.Int("threads", &threads, "threads (0: all)");
+  sf.Add(flags);
   std::vector<std::string> pos;
   if (int rc; !ParseFlags(flags, args, &pos, &rc)) return rc;
   if (run.empty()) return Fail(absl::InvalidArgumentError("sample: --run RUNDIR is required"));
-  if (threads > 0) torch::set_num_threads(static_cast<int>(threads));
+  if (sf.threads > 0) torch::set_num_threads(static_cast<int>(sf.threads));
+  const int64_t max_new = sf.max_new;
+  const double temperature = sf.temperature;
   std::vector<int64_t> ids;
   if (!ids_arg.empty()) {
     for (absl::string_view t : absl::StrSplit(ids_arg, ',', absl::SkipEmpty())) {
@@ -238,7 +250,7 @@ int Sample(const std::vector<std::string>& args) {
   Llama& m = **model;
   m->eval();
   torch::NoGradGuard no_grad;
-  Rng rng(seed);
+  Rng rng(sf.seed);
   std::vector<int64_t> out;
   const int64_t eos = 2;
   for (int64_t i = 0; i < max_new; ++i) {
@@ -310,22 +322,20 @@ int Score(const std::vector<std::string>& args) {
 // depend on order or thread count.
 int SampleSet(const std::vector<std::string>& args) {
   std::string run, set_path, out_path;
-  int64_t max_new = 64, threads = 0;
-  double temperature = 0.7;
-  uint64_t seed = 1;
+  SamplingFlags sf;
   FlagSet flags("sample-set", "sdft-torch sample-set --run RUNDIR --set SET.ids.jsonl --out SAMPLES.jsonl",
                 "Continues every prompt_ids of the set; stops at EOS, at the line's \"stop\" string, or after "
                 "--max-new-tokens. Output lines keep the input's other fields and add \"response\".");
   flags.String("run", &run, "run directory");
   flags.String("set", &set_path, "tokenized set");
   flags.String("out", &out_path, "samples (JSONL)");
-  flags.Int("max-new-tokens", &max_new, "tokens to generate per item");
-  flags.Double("temperature", &temperature, "sampling temperature (0: greedy)");
-  flags.UInt("seed", &seed, "sampling seed");
-  flags.Int("threads", &threads, "threads (0: all)");
+  sf.Add(flags);
   std::vector<std::string> pos;
   if (int rc; !ParseFlags(flags, args, &pos, &rc)) return rc;
-  if (threads > 0) torch::set_num_threads(static_cast<int>(threads));
+  if (sf.threads > 0) torch::set_num_threads(static_cast<int>(sf.threads));
+  const int64_t max_new = sf.max_new;
+  const double temperature = sf.temperature;
+  const uint64_t seed = sf.seed;
   absl::StatusOr<Vocab> vocab = Vocab::Load((fs::path(run) / "vocab.tsv").string());
   if (!vocab.ok()) return Fail(vocab.status());
   absl::StatusOr<std::unique_ptr<Llama>> model = LoadRunModel(run);
