@@ -66,4 +66,21 @@ int RunSibling(const std::string& binary, const std::vector<std::string>& args) 
   return WIFEXITED(status) ? WEXITSTATUS(status) : 128 + WTERMSIG(status);
 }
 
+int RunOnEncodedSet(const std::string& run, const std::string& set, const std::string& out,
+                    const std::vector<std::string>& encode_flags, const std::string& command,
+                    const std::vector<std::string>& torch_flags) {
+  const std::string ids = out + ".ids.partial";
+  std::vector<std::string> encode = {"encode-set"};
+  encode.insert(encode.end(), encode_flags.begin(), encode_flags.end());
+  encode.insert(encode.end(), {"--tokenizer", run + "/tokenizer.model", "--in", set, "--out", ids});
+  int rc = RunSibling("sdft-tokenize", encode);
+  if (rc == 0) {
+    std::vector<std::string> torch = {command, "--run", run, "--set", ids, "--out", out};
+    torch.insert(torch.end(), torch_flags.begin(), torch_flags.end());
+    rc = RunSibling("sdft-torch", torch);
+  }
+  std::remove(ids.c_str());
+  return rc;
+}
+
 }  // namespace sdft

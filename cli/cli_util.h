@@ -29,6 +29,14 @@ std::string SelfDir();
 // not start, 2 with a message when it was not built).
 int RunSibling(const std::string& binary, const std::vector<std::string>& args);
 
+// `sdft score` and `sdft sample-set`: encodes SET with RUN's tokenizer
+// (`sdft-tokenize encode-set ENCODE_FLAGS`) into a temporary file, then runs
+// `sdft-torch COMMAND --run RUN --set IDS --out OUT TORCH_FLAGS`, and removes
+// the temporary file. Returns the first non-zero exit code.
+int RunOnEncodedSet(const std::string& run, const std::string& set, const std::string& out,
+                    const std::vector<std::string>& encode_flags, const std::string& command,
+                    const std::vector<std::string>& torch_flags);
+
 }  // namespace sdft
 
 #endif  // SDFT_CLI_CLI_UTIL_H_

@@ -106,15 +106,8 @@ int SampleSetCommand(const std::vector<std::string>& args) {
   if (run.empty() || set.empty() || out.empty()) {
     return ReportError(absl::InvalidArgumentError("sample-set: --run, --set and --out are required"));
   }
-  const std::string ids = out + ".ids.partial";
-  int rc = RunSibling("sdft-tokenize",
-                      {"encode-set", "--prompts-only", "--tokenizer", run + "/tokenizer.model", "--in", set, "--out", ids});
-  if (rc == 0) {
-    rc = RunSibling("sdft-torch", {"sample-set", "--run", run, "--set", ids, "--out", out, "--max-new-tokens", max_new,
-                                   "--temperature", temperature, "--seed", seed, "--threads", threads});
-  }
-  std::remove(ids.c_str());
-  return rc;
+  return RunOnEncodedSet(run, set, out, {"--prompts-only"}, "sample-set",
+                         {"--max-new-tokens", max_new, "--temperature", temperature, "--seed", seed, "--threads", threads});
 }
 
 namespace {
@@ -315,18 +308,14 @@ class Experiment {
     GapTest g = TwoProportionTest(k1, n1, k2, n2);
     return {{"diff", g.gap}, {"lo", g.gap_ci.low}, {"hi", g.gap_ci.high}, {"z", g.z}, {"p_value", g.p_value}};
   }
+  // The JSON lines of a stage output; a missing or unreadable file reads as
+  // none (its measures then show n = 0 in the report).
   static std::vector<nlohmann::json> ReadLines(const std::string& path) {
     std::vector<nlohmann::json> out;
-    std::string text;
-    if (!ReadFile(path, &text).ok()) return out;
-    size_t at = 0;
-    while (at < text.size()) {
-      size_t nl = text.find('\n', at);
-      if (nl == std::string::npos) nl = text.size();
-      auto j = nlohmann::json::parse(text.substr(at, nl - at), nullptr, false);
-      if (!j.is_discarded()) out.push_back(j);
-      at = nl + 1;
-    }
+    ForEachJsonLine(path, [&](int, nlohmann::ordered_json& j) {
+      out.push_back(nlohmann::json::parse(j.dump()));
+      return absl::OkStatus();
+    }).IgnoreError();
     return out;
   }
   static json Curve(const std::string& run, const char* field) {

@@ -50,11 +50,7 @@ int RunScore(const std::vector<std::string>& args) {
   if (run.empty() || set.empty() || out.empty()) {
     return sdft::ReportError(absl::InvalidArgumentError("score: --run, --set and --out are required"));
   }
-  const std::string ids = out + ".ids.partial";
-  int rc = sdft::RunSibling("sdft-tokenize", {"encode-set", "--tokenizer", run + "/tokenizer.model", "--in", set, "--out", ids});
-  if (rc == 0) rc = sdft::RunSibling("sdft-torch", {"score", "--run", run, "--set", ids, "--out", out});
-  std::remove(ids.c_str());
-  return rc;
+  return sdft::RunOnEncodedSet(run, set, out, {}, "score", {});
 }
 
 void PrintUsage() {
