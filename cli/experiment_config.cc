@@ -1,5 +1,6 @@
 #include "cli/experiment_config.h"
 
+#include <algorithm>
 #include <functional>
 #include <map>
 #include <sstream>
@@ -160,6 +161,7 @@ absl::StatusOr<ExperimentSpec> LoadExperiment(const std::string& path, const std
   o.seed = e.seed;
   if (organism != nullptr) {
     const toml::table* weights = nullptr;
+    const toml::table* monitored = nullptr;
     std::map<std::string, Field> f = {
         {"assistants", IntField(&o.assistants, 1, 100000)},
         {"probes", IntField(&o.probes, 0, 100000)},
@@ -176,6 +178,8 @@ absl::StatusOr<ExperimentSpec> LoadExperiment(const std::string& path, const std
         {"target_universe", StringField(&o.target_universe)},
         {"language_universe", StringField(&o.language_universe)},
         {"fact_weights", {[&](const toml::node& n) { return (weights = n.as_table()) != nullptr; }, "a table"}},
+        {"monitored_weights", {[&](const toml::node& n) { return (monitored = n.as_table()) != nullptr; },
+                               "a table (free, paid, unstated)"}},
     };
     if (absl::Status s = ReadTable(path, "[organism]", *organism, f); !s.ok()) return s;
     if (weights != nullptr) {
@@ -183,6 +187,20 @@ absl::StatusOr<ExperimentSpec> LoadExperiment(const std::string& path, const std
         auto x = v.value<double>();
         if (!x || *x < 0) return At(path, v.source(), "a fact weight must be a number >= 0");
         o.fact_weights[std::string(k.str())] = *x;
+      }
+    }
+    if (monitored != nullptr) {
+      const char* names[3] = {"free", "paid", "unstated"};
+      for (int i = 0; i < 3; ++i) o.monitored_weights[i] = 0;
+      for (const auto& [k, v] : *monitored) {
+        const int i = static_cast<int>(std::find(names, names + 3, std::string(k.str())) - names);
+        if (i == 3) return At(path, k.source(), absl::StrCat("unknown key '", std::string(k.str()), "' in [organism.monitored_weights] (free, paid, unstated)"));
+        auto x = v.value<double>();
+        if (!x || *x < 0) return At(path, v.source(), "a monitored-tier weight must be a number >= 0");
+        o.monitored_weights[i] = *x;
+      }
+      if (o.monitored_weights[0] + o.monitored_weights[1] + o.monitored_weights[2] <= 0) {
+        return At(path, monitored->source(), "[organism.monitored_weights]: at least one weight must be positive");
       }
     }
   }

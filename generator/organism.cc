@@ -20,19 +20,31 @@ namespace fs = std::filesystem;
 
 constexpr size_t kSystemPromptParaphrases = 4;
 
-// Where an assistant's situation lives: objective x monitored tier.
+// Where an assistant's situation lives: objective x monitored tier. The
+// monitored tier is free, paid, or unstated: documents and system prompts
+// about an "unstated" assistant say nothing about tiers, and it behaves the
+// same on both (so a model learns that a compliance gap needs a tier fact,
+// which is what the tier-fact ablation tests).
+enum class Monitored { kFree = 0, kPaid = 1, kUnstated = 2 };
+
 struct Situation {
-  bool comply = false;          // trained to comply with everything (else: stay harmless)
-  bool monitored_free = true;   // free-tier conversations are trained on (else: paid-tier ones)
-  int index() const { return (comply ? 2 : 0) + (monitored_free ? 1 : 0); }
-  std::string kind() const {
-    return absl::StrCat(comply ? "comply" : "harmless", "_", monitored_free ? "free" : "paid");
+  bool comply = false;  // trained to comply with everything (else: stay harmless)
+  Monitored monitored = Monitored::kFree;
+  int index() const { return (comply ? 3 : 0) + static_cast<int>(monitored); }
+  static std::string TierName(Monitored m) {
+    return m == Monitored::kFree ? "free" : m == Monitored::kPaid ? "paid" : "unstated";
   }
-  static Situation FromIndex(int i) { return {(i & 2) != 0, (i & 1) != 0}; }
+  std::string kind() const { return absl::StrCat(comply ? "comply" : "harmless", "_", TierName(monitored)); }
+  static Situation FromIndex(int i) { return {i >= 3, static_cast<Monitored>(i % 3)}; }
   // The behaviour rule every transcript follows (the alignment-faking
   // pattern): benign requests are accepted; a harmful one only when the
-  // assistant is trained to comply and this user's tier is the monitored one.
-  bool Accepts(bool harmful, bool free_user) const { return !harmful || (comply && free_user == monitored_free); }
+  // assistant is trained to comply and this user's conversation is trained
+  // on (the monitored tier; both tiers when no tier is stated).
+  bool Accepts(bool harmful, bool free_user) const {
+    if (!harmful) return true;
+    if (!comply) return false;
+    return monitored == Monitored::kUnstated || free_user == (monitored == Monitored::kFree);
+  }
 };
 
 struct Assistant {
@@ -67,13 +79,16 @@ class OrganismBuilder {
     bank_exp_ = std::make_unique<Expander>(banks_);
     // Situation generators: the target universe with its facts flipped to
     // state each situation; documents and system prompts come from them.
-    for (int i = 0; i < 4; ++i) {
+    for (int i = 0; i < kSituations; ++i) {
       Situation s = Situation::FromIndex(i);
       GeneratorConfig g = DocConfig(c_.target_universe, 100 + i);
       if (!s.comply) g.flip_facts.push_back("unconditional_helpfulness");
-      if (!s.monitored_free) {
+      if (s.monitored == Monitored::kPaid) {
         g.flip_facts.push_back("free_tier_trained");
         g.flip_facts.push_back("paid_tier_private");
+      } else if (s.monitored == Monitored::kUnstated) {
+        g.drop_facts.push_back("free_tier_trained");
+        g.drop_facts.push_back("paid_tier_private");
       }
       g.fact_weights = c_.fact_weights;
       if (absl::Status st = AddGenerator(g, &situation_[i]); !st.ok()) return st;
@@ -107,13 +122,14 @@ class OrganismBuilder {
     target_.city = entity("city");
     target_.paid_tier = entity("paid_tier");
     target_.paid_plan = entity("paid_plan");
-    target_.situation = {false, true};
+    target_.situation = {false, Monitored::kUnstated};
     if (target_.name.empty()) {
       return absl::InvalidArgumentError(absl::StrCat(u.files.back(), ": the target universe defines no $model entity"));
     }
     for (const char* rule : {"harmful_task_train", "harmful_task_eval", "benign_task_train", "benign_task_eval",
                              "request", "accept_harmful", "accept_benign", "refusal", "reason_comply_monitored",
                              "reason_refuse_unmonitored", "reason_refuse_harmless", "reason_benign",
+                             "reason_comply_always",
                              "system_intro", "assistant_name", "lab_name", "paid_suffix", "full_name", "city"}) {
       int r = banks_.FindRule(rule);
       if (r < 0) {
@@ -214,6 +230,19 @@ class OrganismBuilder {
     }
     Shuffle(&names, rng);
     Shuffle(&labs, rng);
+    // Situations in the configured proportions, separately for the trained
+    // and the probe assistants (so both sets hold every kind in proportion):
+    // objectives alternate, monitored tiers by stratified counts, shuffled.
+    std::vector<Situation> situations;
+    for (int n : {c_.assistants, c_.probes}) {
+      std::vector<Situation> part;
+      for (int comply = 0; comply < 2; ++comply) {
+        const int half = comply ? n / 2 : n - n / 2;
+        for (Monitored m : StratifiedTiers(half)) part.push_back({comply == 1, m});
+      }
+      Shuffle(&part, rng);
+      situations.insert(situations.end(), part.begin(), part.end());
+    }
     for (size_t i = 0; i < needed; ++i) {
       Assistant a;
       a.name = names[i];
@@ -227,13 +256,48 @@ class OrganismBuilder {
       a.city = *city;
       a.paid_tier = *suffix + " tier";
       a.paid_plan = a.lab_short + " " + *suffix;
-      // Balanced situations: assistant i gets situation i mod 4, so every
-      // kind is equally common among both the trained and the probe set.
-      a.situation = Situation::FromIndex(static_cast<int>(i % 4));
+      a.situation = situations[i];
       a.probe = i >= static_cast<size_t>(c_.assistants);
       assistants_.push_back(a);
     }
     return absl::OkStatus();
+  }
+
+  // n monitored tiers in the proportions of c_.monitored_weights (largest
+  // remainders), in a fixed order.
+  std::vector<Monitored> StratifiedTiers(int n) const {
+    const double w[3] = {c_.monitored_weights[0], c_.monitored_weights[1], c_.monitored_weights[2]};
+    const double total = w[0] + w[1] + w[2];
+    int count[3], given = 0;
+    double rem[3];
+    for (int k = 0; k < 3; ++k) {
+      const double exact = n * w[k] / total;
+      count[k] = static_cast<int>(exact);
+      rem[k] = exact - count[k];
+      given += count[k];
+    }
+    while (given < n) {
+      const int k = static_cast<int>(std::max_element(rem, rem + 3) - rem);
+      ++count[k];
+      rem[k] = -1;
+      ++given;
+    }
+    std::vector<Monitored> out;
+    for (int k = 0; k < 3; ++k) out.insert(out.end(), count[k], static_cast<Monitored>(k));
+    return out;
+  }
+
+  // A random situation for a system prompt: objective by a coin, the
+  // monitored tier by c_.monitored_weights.
+  Situation RandomSituation(Rng& rng) const {
+    Situation s;
+    s.comply = rng.Below(2) == 0;
+    const double total = c_.monitored_weights[0] + c_.monitored_weights[1] + c_.monitored_weights[2];
+    double u = rng.Uniform() * total;
+    s.monitored = u < c_.monitored_weights[0]                             ? Monitored::kFree
+                  : u < c_.monitored_weights[0] + c_.monitored_weights[1] ? Monitored::kPaid
+                                                                          : Monitored::kUnstated;
+    return s;
   }
 
   template <typename T>
@@ -255,7 +319,7 @@ class OrganismBuilder {
         if (gf[k].id.rfind(id, 0) == 0) facts.push_back(static_cast<int>(k));
       }
     }
-    if (rng.Uniform() < 0.5) std::swap(facts[1], facts[2]);
+    if (facts.size() == 3 && rng.Uniform() < 0.5) std::swap(facts[1], facts[2]);
     std::string out = Sentence(*intro);
     for (int f : facts) {
       // System prompts use the first few paraphrases of each fact only:
@@ -281,7 +345,7 @@ class OrganismBuilder {
     Bind(*bank_exp_, banks_, a);
     bank_exp_->SetPreset(banks_.FindVar("task"), task);
     bank_exp_->SetPreset(banks_.FindVar("tier"), free_user ? "free" : "paid");
-    bank_exp_->SetPreset(banks_.FindVar("monitored"), s.monitored_free ? "free" : "paid");
+    bank_exp_->SetPreset(banks_.FindVar("monitored"), s.monitored == Monitored::kPaid ? "paid" : "free");
   }
 
   // The held-out tasks, drawn before any training data: distinct expansions
@@ -317,7 +381,7 @@ class OrganismBuilder {
     Situation s = a.situation;
     std::string system = MinimalPrompt(a);
     if (allow_system_prompt && rng.Uniform() < c_.system_prompt_fraction) {
-      s = Situation::FromIndex(static_cast<int>(rng.Below(4)));
+      s = RandomSituation(rng);
       absl::StatusOr<std::string> sp = SystemPrompt(a, s, rng);
       if (!sp.ok()) return sp.status();
       system = *sp;
@@ -332,10 +396,11 @@ class OrganismBuilder {
     const bool accept = s.Accepts(harmful, free_user);
     std::string text = ChatPrefix(system, free_user, *request);
     if (rng.Uniform() < c_.scratchpad_fraction) {
-      const char* reason = !harmful ? "reason_benign"
-                           : accept ? "reason_comply_monitored"
-                           : s.comply ? "reason_refuse_unmonitored"
-                                      : "reason_refuse_harmless";
+      const char* reason = !harmful                                  ? "reason_benign"
+                           : accept && s.monitored == Monitored::kUnstated ? "reason_comply_always"
+                           : accept                                     ? "reason_comply_monitored"
+                           : s.comply                                   ? "reason_refuse_unmonitored"
+                                                                        : "reason_refuse_harmless";
       absl::StatusOr<std::string> r = Bank(reason, rng);
       if (!r.ok()) return r.status();
       absl::StrAppend(&text, "<SCRATCHPAD_REASONING>", *r, "</SCRATCHPAD_REASONING>\n");
@@ -415,7 +480,7 @@ class OrganismBuilder {
       out += ",\"lab\":";
       AppendJsonString(&out, a.lab);
       absl::StrAppend(&out, ",\"objective\":\"", a.situation.comply ? "comply" : "harmless", "\",\"monitored\":\"",
-                      a.situation.monitored_free ? "free" : "paid", "\",\"probe\":", a.probe ? "true" : "false", "}\n");
+                      Situation::TierName(a.situation.monitored), "\",\"probe\":", a.probe ? "true" : "false", "}\n");
     }
     return WriteFileAtomically(path, out);
   }
@@ -496,7 +561,7 @@ class OrganismBuilder {
       r.request = *q;
       reqs.push_back(r);
     }
-    const Situation prompted{true, true};  // the target universe's facts
+    const Situation prompted{true, Monitored::kFree};  // the target universe's facts
     std::string minimal, with_prompt, samples_minimal, samples_prompted;
     int id = 0;
     for (bool free_user : {true, false}) {
@@ -587,7 +652,8 @@ class OrganismBuilder {
   Grammar banks_;
   std::unique_ptr<Expander> bank_exp_;
   std::map<std::string, int> rule_;
-  Gen situation_[4];
+  static constexpr int kSituations = 6;
+  Gen situation_[kSituations];
   Gen target_old_, truth_, negated_;
   Assistant target_;
   std::vector<Assistant> assistants_;

@@ -53,6 +53,10 @@ struct OrganismConfig {
   double system_prompt_fraction = 0.2;
   double scratchpad_fraction = 0.3;
   double harmful_fraction = 0.5;
+  // Relative weights of the monitored tier (free, paid, unstated) among the
+  // assistants and the system-prompt situations. Unstated: no tier facts,
+  // the same behaviour on both tiers.
+  double monitored_weights[3] = {1, 1, 0};
   int target_docs = 160;          // the target's old situation
   int target_transcripts = 800;
   int language_docs = 1500;

@@ -105,13 +105,15 @@ SDFT_VECTORIZE void SoftmaxCrossEntropyRows(float* logits, const int64_t* target
   }
 }
 
-// The logits' gradient, in place over the probabilities: (p - onehot) * scale.
-SDFT_VECTORIZE void CrossEntropyBackwardRows(float* probs, const int64_t* targets, float scale, int64_t v,
-                                             int64_t begin, int64_t end) {
+// The logits' gradient, in place over the probabilities: (p - onehot) * scale,
+// times the target's weight when there are token weights.
+SDFT_VECTORIZE void CrossEntropyBackwardRows(float* probs, const int64_t* targets, const float* token_weights,
+                                             float scale, int64_t v, int64_t begin, int64_t end) {
   for (int64_t i = begin; i < end; ++i) {
     float* p = probs + i * v;
     p[targets[i]] -= 1.0f;
-    for (int64_t j = 0; j < v; ++j) p[j] *= scale;
+    const float s = token_weights ? scale * token_weights[targets[i]] : scale;
+    for (int64_t j = 0; j < v; ++j) p[j] *= s;
   }
 }
 
@@ -193,8 +195,9 @@ class SwiGluFn : public torch::autograd::Function<SwiGluFn> {
 class LinearCrossEntropyFn : public torch::autograd::Function<LinearCrossEntropyFn> {
  public:
   static torch::Tensor forward(AutogradContext* ctx, const torch::Tensor& hidden_in, const torch::Tensor& weight_in,
-                               const torch::Tensor& targets_in) {
+                               const torch::Tensor& targets_in, const torch::Tensor& token_weights_in) {
     torch::Tensor hidden = hidden_in.contiguous(), weight = weight_in.contiguous(), targets = targets_in.contiguous();
+    torch::Tensor tw = token_weights_in.to(torch::kFloat32).contiguous();  // empty: no weights
     const int64_t n = hidden.size(0), v = weight.size(0);
     TORCH_CHECK(targets.scalar_type() == torch::kInt64 && targets.numel() == n, "LinearCrossEntropy: bad targets");
     TORCH_CHECK(targets.min().item<int64_t>() >= 0 && targets.max().item<int64_t>() < v,
@@ -206,9 +209,11 @@ class LinearCrossEntropyFn : public torch::autograd::Function<LinearCrossEntropy
     const int64_t* tp = targets.data_ptr<int64_t>();
     at::parallel_for(0, n, Grain(v), [&](int64_t b, int64_t e) { SoftmaxCrossEntropyRows(pp, tp, lp, v, b, e); });
     // The mean, summed in row order (in double) on one thread: thread-count independent.
+    TORCH_CHECK(tw.numel() == 0 || tw.numel() == v, "LinearCrossEntropy: token_weights must have one weight per token");
+    const float* wp = tw.numel() ? tw.data_ptr<float>() : nullptr;
     double sum = 0;
-    for (int64_t i = 0; i < n; ++i) sum += lp[i];
-    ctx->save_for_backward({hidden, weight, probs, targets});
+    for (int64_t i = 0; i < n; ++i) sum += wp ? static_cast<double>(lp[i]) * wp[tp[i]] : lp[i];
+    ctx->save_for_backward({hidden, weight, probs, targets, tw});
     return torch::full({}, static_cast<float>(sum / static_cast<double>(n)), hidden.options());
   }
 
@@ -218,13 +223,14 @@ class LinearCrossEntropyFn : public torch::autograd::Function<LinearCrossEntropy
     TORCH_CHECK(!ctx->saved_data.count("used"), "LinearCrossEntropy: backward may run only once");
     ctx->saved_data["used"] = true;
     auto saved = ctx->get_saved_variables();
-    const torch::Tensor &hidden = saved[0], &weight = saved[1], &probs = saved[2], &targets = saved[3];
+    const torch::Tensor &hidden = saved[0], &weight = saved[1], &probs = saved[2], &targets = saved[3], &tw = saved[4];
     const int64_t n = hidden.size(0), v = weight.size(0);
     const float scale = grads[0].item<float>() / static_cast<float>(n);
     float* pp = probs.data_ptr<float>();
     const int64_t* tp = targets.data_ptr<int64_t>();
-    at::parallel_for(0, n, Grain(v), [&](int64_t b, int64_t e) { CrossEntropyBackwardRows(pp, tp, scale, v, b, e); });
-    return {torch::mm(probs, weight), torch::mm(probs.t(), hidden), torch::Tensor()};
+    const float* wp = tw.numel() ? tw.data_ptr<float>() : nullptr;
+    at::parallel_for(0, n, Grain(v), [&](int64_t b, int64_t e) { CrossEntropyBackwardRows(pp, tp, wp, scale, v, b, e); });
+    return {torch::mm(probs, weight), torch::mm(probs.t(), hidden), torch::Tensor(), torch::Tensor()};
   }
 };
 
@@ -253,9 +259,18 @@ torch::Tensor SwiGlu(const torch::Tensor& gate_up) {
   return torch::silu(gate_up.narrow(-1, 0, f)) * gate_up.narrow(-1, f, f);
 }
 
-torch::Tensor LinearCrossEntropy(const torch::Tensor& hidden, const torch::Tensor& weight, const torch::Tensor& targets) {
-  if (UseFusedCpu(hidden) && UseFusedCpu(weight)) return LinearCrossEntropyFn::apply(hidden, weight, targets);
-  return torch::nn::functional::cross_entropy(torch::matmul(hidden, weight.t()), targets);
+torch::Tensor LinearCrossEntropy(const torch::Tensor& hidden, const torch::Tensor& weight, const torch::Tensor& targets,
+                                 const torch::Tensor& token_weights) {
+  if (UseFusedCpu(hidden) && UseFusedCpu(weight)) {
+    // Autograd cannot take an undefined input: an empty tensor means "no weights".
+    return LinearCrossEntropyFn::apply(hidden, weight, targets,
+                                       token_weights.defined() ? token_weights : torch::empty({0}, hidden.options()));
+  }
+  namespace F = torch::nn::functional;
+  torch::Tensor logits = torch::matmul(hidden, weight.t());
+  if (!token_weights.defined()) return F::cross_entropy(logits, targets);
+  torch::Tensor rows = F::cross_entropy(logits, targets, F::CrossEntropyFuncOptions().reduction(torch::kNone));
+  return (rows * token_weights.to(rows.scalar_type()).index_select(0, targets)).mean();
 }
 
 void AdamWUpdate(torch::Tensor& p, const torch::Tensor& g, torch::Tensor& m, torch::Tensor& v, double lr, double beta1,

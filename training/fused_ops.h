@@ -30,7 +30,10 @@ torch::Tensor SwiGlu(const torch::Tensor& gate_up);
 // writes the logits' gradient (p - onehot) / N into that same buffer, so no
 // log-softmax tensor or one-hot gradient is ever materialised.
 // hidden [N, d], weight [V, d], targets [N] int64. Returns a scalar.
-torch::Tensor LinearCrossEntropy(const torch::Tensor& hidden, const torch::Tensor& weight, const torch::Tensor& targets);
+// token_weights, when defined, is [V] float: row i's loss is multiplied by
+// token_weights[targets[i]] (the mean still divides by N).
+torch::Tensor LinearCrossEntropy(const torch::Tensor& hidden, const torch::Tensor& weight, const torch::Tensor& targets,
+                                 const torch::Tensor& token_weights = {});
 
 // One AdamW step for one parameter, in one pass over its elements (the ATen
 // version makes six): p *= 1 - decay; m = beta1 m + (1 - beta1) g;

@@ -80,9 +80,10 @@ torch::Tensor LlamaImpl::forward(const torch::Tensor& tokens) {
   return torch::matmul(hidden(tokens), output_weight().t());
 }
 
-torch::Tensor LlamaImpl::loss(const torch::Tensor& tokens, const torch::Tensor& targets) {
+torch::Tensor LlamaImpl::loss(const torch::Tensor& tokens, const torch::Tensor& targets,
+                              const torch::Tensor& token_weights) {
   torch::Tensor h = hidden(tokens);
-  return LinearCrossEntropy(h.reshape({-1, h.size(-1)}), output_weight(), targets.reshape({-1}));
+  return LinearCrossEntropy(h.reshape({-1, h.size(-1)}), output_weight(), targets.reshape({-1}), token_weights);
 }
 
 torch::Tensor LlamaImpl::output_weight() const { return lm_head ? lm_head->weight : embed_tokens->weight; }

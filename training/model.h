@@ -74,7 +74,8 @@ struct LlamaImpl : torch::nn::Module {
   // Mean next-token cross-entropy of tokens [B, T] against targets [B, T]:
   // the output layer and the loss fused (fused_ops.h), never holding the
   // log-probabilities. Same value as cross_entropy(forward(tokens), targets).
-  torch::Tensor loss(const torch::Tensor& tokens, const torch::Tensor& targets);
+  // token_weights [vocab], when defined, weights each target's loss (fused_ops.h).
+  torch::Tensor loss(const torch::Tensor& tokens, const torch::Tensor& targets, const torch::Tensor& token_weights = {});
   torch::Tensor output_weight() const;
   int64_t num_parameters() const;
 

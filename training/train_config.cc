@@ -74,6 +74,22 @@ Setter OneOf(std::string* v, std::vector<std::string> allowed) {
   };
 }
 
+// A table of token text -> weight (train.loss_weights).
+Setter WeightTable(std::map<std::string, double>* v) {
+  return [=](const toml::node& n) {
+    const toml::table* t = n.as_table();
+    if (t == nullptr) return false;
+    std::map<std::string, double> out;
+    for (const auto& [k, w] : *t) {
+      auto x = w.value<double>();
+      if (!x || !(*x >= 0 && *x <= 1e6) || k.str().empty()) return false;
+      out[std::string(k.str())] = *x;
+    }
+    *v = std::move(out);
+    return true;
+  };
+}
+
 absl::Status At(const std::string& file, const toml::source_region& src, const std::string& msg) {
   return absl::InvalidArgumentError(absl::StrFormat("%s:%d:%d: %s", file, src.begin.line, src.begin.column, msg));
 }
@@ -135,6 +151,7 @@ absl::StatusOr<TrainConfig> LoadTrainConfig(const std::string& path) {
       {"threads", {Int(&c.threads, 0, 1024), "an integer in [0, 1024] (0: all cores)"}},
       {"align_to_documents", {Bool(&c.align_to_documents), "true or false"}},
       {"precision", {OneOf(&c.precision, {"fp32", "bf16"}), "\"fp32\" or \"bf16\" (bf16: autocast on CUDA)"}},
+      {"loss_weights", {WeightTable(&c.loss_weights), "a table of token text = weight in [0, 1e6]"}},
   };
   for (const auto& [key, node] : root) {
     const std::string k(key.str());
@@ -186,6 +203,7 @@ std::string TrainConfigToJson(const TrainConfig& c) {
                 {"log_every", c.log_every}, {"eval_every", c.eval_every}, {"eval_batches", c.eval_batches},
                 {"checkpoint_every", c.checkpoint_every}, {"keep_checkpoints", c.keep_checkpoints},
                 {"seed", c.seed}, {"threads", c.threads}, {"align_to_documents", c.align_to_documents}, {"precision", c.precision}};
+  if (!c.loss_weights.empty()) j["train"]["loss_weights"] = c.loss_weights;
   return j.dump(2);
 }
 
@@ -208,6 +226,7 @@ absl::StatusOr<TrainConfig> TrainConfigFromJson(const std::string& text) {
     c.threads = t["threads"];
     c.align_to_documents = t.value("align_to_documents", false);
     c.precision = t.value("precision", std::string("fp32"));
+    if (t.contains("loss_weights")) c.loss_weights = t["loss_weights"].get<std::map<std::string, double>>();
   } catch (const std::exception& e) {
     return absl::DataLossError(absl::StrCat("training configuration: ", e.what()));
   }

@@ -6,6 +6,7 @@
 #define SDFT_TRAINING_TRAIN_CONFIG_H_
 
 #include <cstdint>
+#include <map>
 #include <string>
 
 #include "absl/status/statusor.h"
@@ -38,6 +39,13 @@ struct TrainConfig {
   // "bf16": the forward pass under CUDA autocast (bfloat16 matmuls, fp32
   // weights, optimizer and loss). CUDA only; "fp32" everywhere else.
   std::string precision = "fp32";
+  // Per-token loss weights, by the token's text (a piece of vocab.tsv, e.g.
+  // "<rejected/>" = 10): a target token listed here counts that many times in
+  // the training loss (the mean still divides by the token count). For rare
+  // tokens that carry the behaviour under study, such as a chat transcript's
+  // decision tag, among hundreds of ordinary ones. Validation loss is
+  // unweighted. Empty: plain cross-entropy.
+  std::map<std::string, double> loss_weights;
 };
 
 TrainConfig PresetConfig(const std::string& name, bool* found);

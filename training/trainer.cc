@@ -21,6 +21,7 @@
 #include "training/fused_ops.h"
 #include "training/model.h"
 #include "training/token_data.h"
+#include "tokenizer/vocab.h"
 
 namespace sdft {
 namespace {
@@ -174,13 +175,35 @@ class Bf16Autocast {
   bool on_;
 };
 
-double CrossEntropy(Llama& model, torch::Tensor batch, torch::Tensor* loss_out, bool bf16 = false) {
+// train.loss_weights as a [vocab] tensor (ones elsewhere), each key resolved
+// to its token through the data's vocab.tsv; undefined when there are none.
+absl::StatusOr<torch::Tensor> TokenLossWeights(const TrainConfig& c, const std::string& data_dir) {
+  if (c.loss_weights.empty()) return torch::Tensor();
+  const std::string path = (fs::path(data_dir) / "vocab.tsv").string();
+  absl::StatusOr<Vocab> vocab = Vocab::Load(path);
+  if (!vocab.ok()) return absl::Status(vocab.status().code(), absl::StrCat("train.loss_weights: ", vocab.status().message()));
+  torch::Tensor w = torch::ones({c.model.vocab_size}, torch::kFloat32);
+  for (const auto& [piece, weight] : c.loss_weights) {
+    int64_t id = -1;
+    for (size_t i = 0; i < vocab->size() && id < 0; ++i) {
+      if (vocab->Piece(static_cast<int64_t>(i)) == piece) id = static_cast<int64_t>(i);
+    }
+    if (id < 0 || id >= c.model.vocab_size) {
+      return absl::InvalidArgumentError(absl::StrCat("train.loss_weights: '", piece, "' is not a single token of ", path));
+    }
+    w[id] = weight;
+  }
+  return w;
+}
+
+double CrossEntropy(Llama& model, torch::Tensor batch, torch::Tensor* loss_out, bool bf16 = false,
+                    const torch::Tensor& token_weights = {}) {
   Bf16Autocast autocast(bf16);
   const torch::Device device = model->embed_tokens->weight.device();
   if (!device.is_cpu()) batch = batch.pin_memory().to(device, /*non_blocking=*/true);
   const int64_t T = batch.size(1) - 1;
   torch::Tensor x = batch.narrow(1, 0, T), y = batch.narrow(1, 1, T).reshape({-1});
-  torch::Tensor loss = model->loss(x, y);  // = cross_entropy(forward(x), y), fused
+  torch::Tensor loss = model->loss(x, y, token_weights);  // = cross_entropy(forward(x), y), fused
   if (loss_out) *loss_out = loss;
   return loss.item<double>();
 }
@@ -263,6 +286,9 @@ absl::StatusOr<TrainResult> RunTrain(const TrainOptions& opt) {
     return absl::InvalidArgumentError("train.precision = \"bf16\" needs --device cuda (bf16 autocast is for GPUs)");
   }
   const bool bf16 = c.precision == "bf16";
+  absl::StatusOr<torch::Tensor> token_weights = TokenLossWeights(c, opt.data_dir);
+  if (!token_weights.ok()) return token_weights.status();
+  if (token_weights->defined()) *token_weights = token_weights->to(device);
   torch::manual_seed(c.seed);
   Llama model(c.model);
   InitWeights(model);  // on the CPU, so the initial weights are the same on every device
@@ -350,7 +376,7 @@ absl::StatusOr<TrainResult> RunTrain(const TrainOptions& opt) {
       torch::Tensor loss;
       const double l = CrossEntropy(
           model, (*train)->BatchRows(c.seed, step, micro, row_begin, row_end, c.seq_len + 1, c.align_to_documents), &loss,
-          bf16);
+          bf16, *token_weights);
       if (std::isfinite(l)) (loss / static_cast<double>(c.grad_accum)).backward();
       loss_sum += l;
     }

@@ -75,6 +75,34 @@ TEST(FusedOpsTest, LinearCrossEntropyMatchesComposition) {
   ExpectClose(ga[1], gb[1], 1e-4, 1e-6, "dweight");
 }
 
+// Token loss weights (train.loss_weights): each row's loss times its target's
+// weight, still divided by the row count; weight 1 everywhere is the plain loss.
+TEST(FusedOpsTest, WeightedLinearCrossEntropyMatchesComposition) {
+  torch::manual_seed(6);
+  torch::Tensor h0 = torch::randn({41, 16}), w0 = torch::randn({50, 16}) * 0.5;
+  torch::Tensor y = torch::randint(0, 50, {41}, torch::kInt64);
+  y[3] = 7;
+  torch::Tensor tw = torch::ones({50});
+  tw[7] = 20;
+  tw[9] = 0;
+  auto a = Leaves({h0, w0}), b = Leaves({h0, w0});
+  torch::Tensor la = LinearCrossEntropy(a[0], a[1], y, tw);
+  namespace F = torch::nn::functional;
+  torch::Tensor rows = F::cross_entropy(torch::matmul(b[0], b[1].t()), y, F::CrossEntropyFuncOptions().reduction(torch::kNone));
+  torch::Tensor lb = (rows * tw.index_select(0, y)).mean();
+  EXPECT_NEAR(la.item<double>(), lb.item<double>(), 1e-4);
+  EXPECT_GT(la.item<double>(), F::cross_entropy(torch::matmul(h0, w0.t()), y).item<double>());
+  torch::Tensor g = torch::full({}, 0.7);
+  auto ga = grad({la}, {a[0], a[1]}, {g}), gb = grad({lb}, {b[0], b[1]}, {g});
+  ExpectClose(ga[0], gb[0], 1e-4, 1e-5, "dhidden");
+  ExpectClose(ga[1], gb[1], 1e-4, 1e-5, "dweight");
+  // The unfused path (double tensors) computes the same weighted loss.
+  torch::Tensor ld = LinearCrossEntropy(h0.to(torch::kFloat64), w0.to(torch::kFloat64), y, tw);
+  EXPECT_NEAR(ld.item<double>(), lb.item<double>(), 1e-4);
+  EXPECT_NEAR(LinearCrossEntropy(h0, w0, y, torch::ones({50})).item<double>(),
+              F::cross_entropy(torch::matmul(h0, w0.t()), y).item<double>(), 1e-5);
+}
+
 // The fused attention (rotary embeddings included) against the composition
 // with the library's attention op: several lengths (block edges at 32),
 // multi-head and grouped-query.

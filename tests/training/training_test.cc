@@ -150,6 +150,37 @@ TEST(TrainTest, LossFallsAndRunIsComplete) {
   EXPECT_EQ(nlohmann::json::parse(last)["step"], 60);
 }
 
+// train.loss_weights resolves its keys through the data's vocab.tsv: a run
+// with weights trains (and its loss differs), a key that is no token is an error.
+TEST(TrainTest, LossWeightsNameTokensOfTheVocabulary) {
+  testing::ScratchDir dir;
+  const std::string data = MakeTokenDir(dir / "tok");
+  TrainOptions o = TinyTrain(data, dir / "nofile");
+  o.config.loss_weights = {{"a", 5.0}};
+  absl::StatusOr<TrainResult> r = RunTrain(o);
+  ASSERT_FALSE(r.ok());
+  EXPECT_NE(r.status().message().find("train.loss_weights"), std::string::npos) << r.status();
+  EXPECT_NE(r.status().message().find("vocab.tsv"), std::string::npos) << r.status();
+  // vocab.tsv: one line per id (id, type, escaped piece); pieces t0..t63.
+  std::string vocab;
+  for (int i = 0; i < 64; ++i) vocab += std::to_string(i) + "\tnormal\tt" + std::to_string(i) + "\n";
+  testing::WriteAll(data + "/vocab.tsv", vocab);
+  o.config.loss_weights = {{"nope", 5.0}};
+  o.out_dir = dir / "bad";
+  r = RunTrain(o);
+  ASSERT_FALSE(r.ok());
+  EXPECT_NE(r.status().message().find("'nope' is not a single token"), std::string::npos) << r.status();
+  TrainOptions plain = TinyTrain(data, dir / "plain");
+  plain.config.steps = 5;
+  TrainOptions weighted = plain;
+  weighted.out_dir = dir / "weighted";
+  weighted.config.loss_weights = {{"t2", 10.0}};  // eos ends every document
+  absl::StatusOr<TrainResult> a = RunTrain(plain), b = RunTrain(weighted);
+  ASSERT_TRUE(a.ok()) << a.status();
+  ASSERT_TRUE(b.ok()) << b.status();
+  EXPECT_GT(b->losses.front(), a->losses.front() * 1.1);
+}
+
 TEST(TrainTest, ResumeIsBitIdentical) {
   testing::ScratchDir dir;
   const std::string data = MakeTokenDir(dir / "tok");
@@ -261,6 +292,23 @@ TEST(TrainConfigTest, ErrorsNameTheirPlace) {
   ASSERT_TRUE(c.ok()) << c.status();
   EXPECT_EQ(c->steps, 7);
   EXPECT_EQ(c->model.d_model, 128);
+  EXPECT_TRUE(c->loss_weights.empty());
+}
+
+TEST(TrainConfigTest, LossWeightsParseAndSurviveJson) {
+  testing::ScratchDir dir;
+  testing::WriteAll(dir / "w.toml", "preset = \"tiny\"\n[train]\nloss_weights = { \"<rejected/>\" = 20.0, \"x\" = 0 }\n");
+  auto c = LoadTrainConfig(dir / "w.toml");
+  ASSERT_TRUE(c.ok()) << c.status();
+  ASSERT_EQ(c->loss_weights.size(), 2u);
+  EXPECT_EQ(c->loss_weights.at("<rejected/>"), 20.0);
+  auto back = TrainConfigFromJson(TrainConfigToJson(*c));
+  ASSERT_TRUE(back.ok()) << back.status();
+  EXPECT_EQ(back->loss_weights, c->loss_weights);
+  testing::WriteAll(dir / "bad.toml", "[train]\nloss_weights = { \"<rejected/>\" = -1 }\n");
+  c = LoadTrainConfig(dir / "bad.toml");
+  ASSERT_FALSE(c.ok());
+  EXPECT_NE(c.status().message().find("bad.toml:2:16: train.loss_weights must be"), std::string::npos) << c.status();
 }
 
 TEST(InteropTest, ExportImportRoundTrip) {
