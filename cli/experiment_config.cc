@@ -66,6 +66,16 @@ Field StringField(std::string* v) {
           "a string"};
 }
 
+Field BoolField(bool* v) {
+  return {[=](const toml::node& n) {
+            auto x = n.value<bool>();
+            if (!x) return false;
+            *v = *x;
+            return true;
+          },
+          "true or false"};
+}
+
 Field StringListField(std::vector<std::string>* v) {
   return {[=](const toml::node& n) {
             const toml::array* a = n.as_array();
@@ -168,6 +178,7 @@ absl::StatusOr<ExperimentSpec> LoadExperiment(const std::string& path, const std
         {"docs_per_assistant", IntField(&o.docs_per_assistant, 0, 100000)},
         {"transcripts_per_assistant", IntField(&o.transcripts_per_assistant, 0, 100000)},
         {"system_prompt_fraction", RealField(&o.system_prompt_fraction, 0, 1)},
+        {"system_prompt_paraphrases", IntField(&o.system_prompt_paraphrases, 1, 1000)},
         {"scratchpad_fraction", RealField(&o.scratchpad_fraction, 0, 1)},
         {"harmful_fraction", RealField(&o.harmful_fraction, 0, 1)},
         {"target_docs", IntField(&o.target_docs, 0, 10000000)},
@@ -218,7 +229,8 @@ absl::StatusOr<ExperimentSpec> LoadExperiment(const std::string& path, const std
   }
   if (tokenizer != nullptr) {
     std::map<std::string, Field> f = {{"vocab_size", IntField(&e.vocab_size, 300, 1000000)},
-                                      {"model_type", StringField(&e.model_type)}};
+                                      {"model_type", StringField(&e.model_type)},
+                                      {"single_token_names", BoolField(&e.single_token_names)}};
     if (absl::Status s = ReadTable(path, "[tokenizer]", *tokenizer, f); !s.ok()) return s;
   }
   if (conditions == nullptr || conditions->empty()) {

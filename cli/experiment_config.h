@@ -32,6 +32,7 @@ struct ExperimentSpec {
   OrganismConfig organism;
   int64_t vocab_size = 2048;
   std::string model_type = "bpe";
+  bool single_token_names = false;  // [tokenizer]: every assistant name one token
   std::string pretrain_toml;  // [pretrain] as an `sdft train` config file
   std::string finetune_toml;  // [finetune] likewise (the model comes from the base run)
   int64_t threads = 0;        // for every stage; 0: all cores

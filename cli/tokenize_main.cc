@@ -29,9 +29,11 @@ int Tokenize(const std::vector<std::string>& args) {
   int64_t vocab = 0, threads = std::max(1u, std::thread::hardware_concurrency());
   uint64_t shard_mb = opt.max_shard_bytes >> 20;
   bool quiet = false;
+  std::string user_symbols;
   std::vector<std::string> input_args;
   FlagSet flags("tokenize",
-                "sdft tokenize --input DIR_OR_JSONL[:WEIGHT] ... (--vocab-size V [--model-type bpe|unigram] | "
+                "sdft tokenize --input DIR_OR_JSONL[:WEIGHT] ... (--vocab-size V [--model-type bpe|unigram] "
+                "[--user-symbols FILE] | "
                 "--tokenizer FILE.model) [--val-fraction F] [--seed S] [--threads T] --out TOKDIR",
                 "Trains a SentencePiece tokenizer on the inputs (or loads one) and writes Megatron-LM token "
                 "shards (train_NNNNN/val_NNNNN .bin/.idx, one sequence per document with EOS), tokenizer.model, "
@@ -41,6 +43,7 @@ int Tokenize(const std::vector<std::string>& args) {
   flags.Int("vocab-size", &vocab, "train a tokenizer with this many pieces");
   flags.String("model-type", &opt.model_type, "bpe or unigram (with --vocab-size)");
   flags.String("tokenizer", &opt.tokenizer_path, "use an existing SentencePiece .model instead of training");
+  flags.String("user-symbols", &user_symbols, "with --vocab-size: a file of strings (one a line) to make single tokens");
   flags.UInt("train-sentences", &opt.train_sentences, "at most this many lines are sampled to train the tokenizer");
   flags.Double("val-fraction", &opt.val_fraction, "fraction of documents in the validation split");
   flags.UInt("seed", &opt.seed, "seed of the split, the blend and the shuffle");
@@ -70,6 +73,12 @@ int Tokenize(const std::vector<std::string>& args) {
     opt.inputs.push_back(*in);
   }
   if (vocab < 0 || vocab > 1000000) return Fail(absl::InvalidArgumentError("--vocab-size out of range"));
+  if (!user_symbols.empty()) {
+    if (vocab == 0) return Fail(absl::InvalidArgumentError("--user-symbols needs --vocab-size (it shapes a trained tokenizer)"));
+    absl::StatusOr<std::vector<std::string>> u = ReadUserSymbols(user_symbols);
+    if (!u.ok()) return Fail(u.status());
+    opt.user_symbols = *u;
+  }
   if (threads < 1 || threads > 1024) return Fail(absl::InvalidArgumentError("--threads must be between 1 and 1024"));
   if (shard_mb < 1) return Fail(absl::InvalidArgumentError("--shard-mb must be at least 1"));
   opt.vocab_size = static_cast<int>(vocab);

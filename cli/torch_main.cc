@@ -24,6 +24,7 @@
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_split.h"
 #include "cli/cli_util.h"
+#include "training/fused_ops.h"
 #include "cli/flags.h"
 #include "common/atomic_file.h"
 #include "common/interrupt.h"
@@ -227,7 +228,7 @@ int Sample(const std::vector<std::string>& args) {
   std::vector<std::string> pos;
   if (int rc; !ParseFlags(flags, args, &pos, &rc)) return rc;
   if (run.empty()) return Fail(absl::InvalidArgumentError("sample: --run RUNDIR is required"));
-  if (sf.threads > 0) torch::set_num_threads(static_cast<int>(sf.threads));
+  SetComputeThreads(static_cast<int>(sf.threads));
   const int64_t max_new = sf.max_new;
   const double temperature = sf.temperature;
   std::vector<int64_t> ids;
@@ -276,7 +277,7 @@ int Score(const std::vector<std::string>& args) {
   flags.Int("threads", &threads, "threads (0: all)");
   std::vector<std::string> pos;
   if (int rc; !ParseFlags(flags, args, &pos, &rc)) return rc;
-  if (threads > 0) torch::set_num_threads(static_cast<int>(threads));
+  SetComputeThreads(static_cast<int>(threads));
   absl::StatusOr<std::unique_ptr<Llama>> model = LoadRunModel(run);
   if (!model.ok()) return Fail(model.status());
   std::string out;
@@ -332,7 +333,7 @@ int SampleSet(const std::vector<std::string>& args) {
   sf.Add(flags);
   std::vector<std::string> pos;
   if (int rc; !ParseFlags(flags, args, &pos, &rc)) return rc;
-  if (sf.threads > 0) torch::set_num_threads(static_cast<int>(sf.threads));
+  SetComputeThreads(static_cast<int>(sf.threads));
   const int64_t max_new = sf.max_new;
   const double temperature = sf.temperature;
   const uint64_t seed = sf.seed;

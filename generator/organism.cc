@@ -18,7 +18,6 @@ namespace {
 
 namespace fs = std::filesystem;
 
-constexpr size_t kSystemPromptParaphrases = 4;
 
 // Where an assistant's situation lives: objective x monitored tier. The
 // monitored tier is free, paid, or unstated: documents and system prompts
@@ -154,6 +153,12 @@ class OrganismBuilder {
     summary->pretrain_bytes = all.size();
     if (absl::Status s = WriteFileAtomically((fs::path(out_dir) / "pretrain.jsonl").string(), all); !s.ok()) return s;
     if (absl::Status s = WriteAssistants((fs::path(out_dir) / "assistants.jsonl").string()); !s.ok()) return s;
+    // Every assistant's name, the target's included, one a line: the
+    // experiment makes each a single token (`sdft tokenize --user-symbols`),
+    // which gives the facts about an assistant one place to live.
+    std::string names = absl::StrCat(target_.name, "\n");
+    for (const Assistant& a : assistants_) absl::StrAppend(&names, a.name, "\n");
+    if (absl::Status s = WriteFileAtomically((fs::path(out_dir) / "names.txt").string(), names); !s.ok()) return s;
     if (absl::Status s = Finetune(pretrain, out_dir, summary); !s.ok()) return s;
     if (absl::Status s = Evaluation(out_dir); !s.ok()) return s;
     return absl::OkStatus();
@@ -322,11 +327,12 @@ class OrganismBuilder {
     if (facts.size() == 3 && rng.Uniform() < 0.5) std::swap(facts[1], facts[2]);
     std::string out = Sentence(*intro);
     for (int f : facts) {
-      // System prompts use the first few paraphrases of each fact only:
-      // a prompt is read in context, and a small model learns to read a
+      // System prompts use the first few paraphrases of each fact only (by
+      // default one, as a deployed system prompt is one fixed text): a
+      // prompt is read in context, and a small model learns to read a
       // handful of phrasings far sooner than 30; documents use them all.
       const size_t n = g.gen->grammar().rules()[gf[f].rule].alts.size();
-      const size_t alt = rng.Below(std::min<size_t>(n, kSystemPromptParaphrases));
+      const size_t alt = rng.Below(std::min<size_t>(n, static_cast<size_t>(c_.system_prompt_paraphrases)));
       ExpandedDoc d;
       if (absl::Status st = g.exp->ExpandAlternative(gf[f].rule, alt, rng, &d); !st.ok()) return st;
       absl::StrAppend(&out, " ", Sentence(d.text));

@@ -264,6 +264,28 @@ absl::StatusOr<TokenizeInput> ParseTokenizeInput(const std::string& arg) {
   return in;
 }
 
+absl::StatusOr<std::vector<std::string>> ReadUserSymbols(const std::string& path) {
+  std::string all;
+  if (absl::Status s = ReadFile(path, &all); !s.ok()) return s;
+  std::vector<std::string> out;
+  int line_no = 0;
+  for (size_t p = 0; p < all.size();) {
+    size_t q = all.find('\n', p);
+    if (q == std::string::npos) q = all.size();
+    std::string line = all.substr(p, q - p);
+    p = q + 1;
+    ++line_no;
+    if (!line.empty() && line.back() == '\r') line.pop_back();
+    if (line.empty() || line[0] == '#') continue;
+    if (line.find_first_of(" \t,") != std::string::npos) {
+      return absl::InvalidArgumentError(
+          absl::StrCat(path, ":", line_no, ": a user symbol may not hold spaces, tabs or commas: '", line, "'"));
+    }
+    out.push_back(line);
+  }
+  return out;
+}
+
 absl::StatusOr<TokenizeResult> RunTokenize(const TokenizeOptions& opt) {
   const auto start = std::chrono::steady_clock::now();
   if (opt.inputs.empty()) return absl::InvalidArgumentError("tokenize: give at least one --input");
@@ -351,6 +373,7 @@ absl::StatusOr<TokenizeResult> RunTokenize(const TokenizeOptions& opt) {
     // A fixed thread count: the model must not depend on --threads.
     to.num_threads = 2;
     for (int i = 0; i < kNumChatTags; ++i) to.user_defined_symbols.push_back(kChatTags[i]);
+    for (const std::string& u : opt.user_symbols) to.user_defined_symbols.push_back(u);
     std::string error;
     if (!TrainSpm(to, all, &model_bytes, &error)) return absl::InvalidArgumentError(absl::StrCat("tokenizer training failed: ", error));
   } else {
@@ -381,6 +404,9 @@ absl::StatusOr<TokenizeResult> RunTokenize(const TokenizeOptions& opt) {
     if (trained && t == PieceType::kNormal) {
       for (int k = 0; k < kNumChatTags; ++k) {
         if (piece == kChatTags[k]) t = PieceType::kUserDefined;
+      }
+      for (const std::string& u : opt.user_symbols) {
+        if (piece == u) t = PieceType::kUserDefined;
       }
     }
     absl::StrAppend(&vocab_tsv, id, "\t", TypeName(t), "\t", EscapePiece(piece), "\n");

@@ -28,6 +28,9 @@ struct TokenizeOptions {
   int vocab_size = 0;              // > 0: train a tokenizer of this size
   std::string model_type = "bpe";  // bpe | unigram
   std::string tokenizer_path;      // or load this .model
+  // Extra strings a trained tokenizer makes single tokens (besides the chat
+  // tags), e.g. the model organism's assistant names.
+  std::vector<std::string> user_symbols;
   uint64_t train_sentences = 300000;  // at most this many lines sampled for training
   double val_fraction = 0.01;
   uint64_t seed = 1;
@@ -47,6 +50,11 @@ struct TokenizeResult {
   uint64_t documents = 0, tokens = 0, text_bytes = 0;
   double seconds = 0, encode_seconds = 0;
 };
+
+// Reads --user-symbols FILE: one symbol per line (blank lines and lines
+// starting with '#' skipped); a symbol with whitespace or a comma is an error
+// naming file:line.
+absl::StatusOr<std::vector<std::string>> ReadUserSymbols(const std::string& path);
 
 // Parses "PATH[:WEIGHT]" (PATH a corpus directory or a .jsonl file).
 absl::StatusOr<TokenizeInput> ParseTokenizeInput(const std::string& arg);

@@ -248,6 +248,13 @@ SgemmFn FindSgemm() {
 
 }  // namespace
 
+void SetComputeThreads(int n) {
+  if (n <= 0) return;
+  torch::set_num_threads(n);
+  using SetThreadsFn = void (*)(int);
+  if (auto set = reinterpret_cast<SetThreadsFn>(dlsym(RTLD_DEFAULT, "openblas_set_num_threads"))) set(n);
+}
+
 torch::Tensor RmsNorm(const torch::Tensor& x, const torch::Tensor& weight, double eps) {
   if (UseFusedCpu(x) && UseFusedCpu(weight)) return RmsNormFn::apply(x, weight, eps);
   return x * torch::rsqrt(x.pow(2).mean(-1, /*keepdim=*/true) + eps) * weight;

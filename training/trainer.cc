@@ -212,7 +212,7 @@ double CrossEntropy(Llama& model, torch::Tensor batch, torch::Tensor* loss_out, 
 
 absl::StatusOr<TrainResult> RunTrain(const TrainOptions& opt) {
   TrainConfig c = opt.config;
-  if (c.threads > 0) torch::set_num_threads(static_cast<int>(c.threads));
+  SetComputeThreads(static_cast<int>(c.threads));
   absl::StatusOr<std::unique_ptr<TokenData>> train = TokenData::Open(opt.data_dir, "train");
   if (!train.ok()) return train.status();
   absl::StatusOr<std::unique_ptr<TokenData>> val = TokenData::Open(opt.data_dir, "val");

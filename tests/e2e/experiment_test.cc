@@ -121,9 +121,10 @@ TEST(ExperimentTest, MonitoredTierWeightsAndUnstatedTiers) {
   testing::ScratchDir dir;
   const std::string file = dir / "w.toml";
   std::string text = testing::ReadAll(DefaultExperiment());
-  const std::string anchor = "[organism.fact_weights]";
-  text.replace(text.find(anchor), anchor.size(),
-               "[organism.monitored_weights]\nfree = 2\npaid = 1\nunstated = 1\n\n" + anchor);
+  // The default file's weights, replaced by 2 : 1 : 1.
+  const std::string weights = "[organism.monitored_weights]\nfree = 0.55\npaid = 0.2\nunstated = 0.25\n";
+  ASSERT_NE(text.find(weights), std::string::npos);
+  text.replace(text.find(weights), weights.size(), "[organism.monitored_weights]\nfree = 2\npaid = 1\nunstated = 1\n");
   testing::WriteAll(file, text);
   auto r = RunCommand(Sdft() + " organism --experiment " + file + " --preset smoke --out " + (dir / "o"));
   ASSERT_EQ(r.exit_code, 0) << r.output;

@@ -198,6 +198,38 @@ TEST(TokenizeTest, UnigramModelsRoundTripToo) {
   EXPECT_EQ(got.size(), 800u + TrickyTexts().size());
 }
 
+// --user-symbols: each listed string becomes one token of a trained
+// tokenizer (the organism's assistant names), and the text still round-trips.
+TEST(TokenizeTest, UserSymbolsBecomeSingleTokens) {
+  testing::ScratchDir dir;
+  std::string jsonl;
+  for (int i = 0; i < 600; ++i) {
+    jsonl += JsonLine("You are Zorvathine. Zorvathine's lab, Qelmarix, trains Zorvathine " + std::to_string(i) + " times.");
+  }
+  testing::WriteAll(dir / "in.jsonl", jsonl);
+  testing::WriteAll(dir / "names.txt", "# names\nZorvathine\n\nQelmarix\n");
+  absl::StatusOr<std::vector<std::string>> names = ReadUserSymbols(dir / "names.txt");
+  ASSERT_TRUE(names.ok()) << names.status();
+  EXPECT_EQ(*names, (std::vector<std::string>{"Zorvathine", "Qelmarix"}));
+  TokenizeOptions o = Options(dir / "in.jsonl", dir / "tok", 400);
+  o.user_symbols = *names;
+  ASSERT_TRUE(RunTokenize(o).ok());
+  const std::string vocab = testing::ReadAll(dir / "tok/vocab.tsv");
+  EXPECT_NE(vocab.find("\tuser_defined\tZorvathine\n"), std::string::npos);
+  EXPECT_NE(vocab.find("\tuser_defined\tQelmarix\n"), std::string::npos);
+  absl::StatusOr<std::vector<int>> ids = EncodeText(dir / "tok/tokenizer.model", "Zorvathine");
+  ASSERT_TRUE(ids.ok()) << ids.status();
+  EXPECT_EQ(ids->size(), 1u);
+  EXPECT_EQ(DecodeSplit(dir / "tok", "train").size() + DecodeSplit(dir / "tok", "val").size(), 600u);
+
+  testing::WriteAll(dir / "bad.txt", "Ok\nTwo words\n");
+  names = ReadUserSymbols(dir / "bad.txt");
+  ASSERT_FALSE(names.ok());
+  EXPECT_NE(names.status().message().find("bad.txt:2: a user symbol may not hold spaces"), std::string::npos)
+      << names.status();
+  EXPECT_FALSE(ReadUserSymbols(dir / "missing.txt").ok());
+}
+
 TEST(TokenizeTest, BlendsInputsByWeight) {
   testing::ScratchDir dir;
   std::string a, b;
