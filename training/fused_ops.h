@@ -50,11 +50,12 @@ void AdamWUpdate(torch::Tensor& p, const torch::Tensor& g, torch::Tensor& m, tor
 void Gemm(bool trans_a, bool trans_b, int64_t m, int64_t n, int64_t k, float alpha, const float* a, int64_t lda,
           const float* b, int64_t ldb, float beta, float* c, int64_t ldc);
 
-// Sets the number of threads of both LibTorch's pool and the process's BLAS
-// (OpenBLAS keeps a pool of its own, which torch::set_num_threads does not
-// touch). With data-parallel ranks of one thread each on a small machine, an
-// OpenBLAS helper thread per rank spins in sched_yield against the other
-// ranks' work: a third of the CPU time went there before this.
+// Sets LibTorch's thread count, and for one thread OpenBLAS's too (OpenBLAS
+// keeps a pool of its own, which torch::set_num_threads does not touch). With
+// data-parallel ranks of one thread each on a small machine, an OpenBLAS
+// helper thread per rank spins in sched_yield against the other ranks' work:
+// a third of the CPU time went there before this. With several threads in
+// one process OpenBLAS keeps its default (forcing it was 10-15% slower).
 void SetComputeThreads(int n);
 
 // Keeps large allocations on the heap instead of mmap/munmap, so the
