@@ -234,6 +234,13 @@ class Experiment {
     const std::string done = dir + "/DONE.json";
     if (fs::exists(done)) {
       Log(absl::StrCat("[", step_, "/", total_, "] ", name, ": cached (", dir, ")"));
+      // Its time when it ran, so that a resumed or cached run still reports
+      // what the whole experiment took.
+      std::string text;
+      if (ReadFile(done, &text).ok()) {
+        const json d = json::parse(text, nullptr, false);
+        if (!d.is_discarded() && d.contains("seconds")) timings_[name] = d["seconds"].get<double>();
+      }
       return fs::absolute(dir).string();
     }
     Log(absl::StrCat("[", step_, "/", total_, "] ", name, " ... (", Seconds(), " s so far)"));
@@ -344,7 +351,11 @@ class Experiment {
     std::time_t now = std::time(nullptr);
     std::strftime(when, sizeof(when), "%Y-%m-%dT%H:%M:%SZ", std::gmtime(&now));
     r["created"] = when;
-    r["elapsed_s"] = Seconds();
+    // The stages' own times (cached ones as they ran), not this invocation's:
+    // a rerun that only rewrites the report would otherwise say 0 s.
+    double stage_total = 0;
+    for (const auto& [k, v] : timings_) stage_total += v;
+    r["elapsed_s"] = std::max(stage_total, static_cast<double>(Seconds()));
     r["seed"] = spec_.seed;
     // Model and data sizes from the run and token manifests.
     auto read_json = [](const std::string& p) {

@@ -73,6 +73,11 @@ TEST(ExperimentTest, SmokeRunsEndToEndAndResumesFromItsCache) {
   r = RunCommand(cmd);
   ASSERT_EQ(r.exit_code, 0) << r.output;
   EXPECT_EQ(Count(r.output, ": cached"), 14u) << r.output;
+  // ...and still reports what the stages took when they ran.
+  auto again = nlohmann::json::parse(testing::ReadAll(fs::path(exp) / "report.json"));
+  EXPECT_EQ(again["stage_seconds"].size(), 14u);
+  EXPECT_GE(again["elapsed_s"].get<double>(), report["elapsed_s"].get<double>() * 0.5);
+  EXPECT_GT(again["elapsed_s"].get<double>(), 1.0);
 
   // An interrupted stage (no DONE.json) is redone, and only it.
   std::string eval_sdf;
