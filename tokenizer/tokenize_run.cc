@@ -16,6 +16,8 @@
 #include "absl/strings/numbers.h"
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_format.h"
+#include "absl/strings/str_split.h"
+#include "absl/strings/strip.h"
 #include "common/atomic_file.h"
 #include "common/hash.h"
 #include "common/ordered_parallel.h"
@@ -269,19 +271,15 @@ absl::StatusOr<std::vector<std::string>> ReadUserSymbols(const std::string& path
   if (absl::Status s = ReadFile(path, &all); !s.ok()) return s;
   std::vector<std::string> out;
   int line_no = 0;
-  for (size_t p = 0; p < all.size();) {
-    size_t q = all.find('\n', p);
-    if (q == std::string::npos) q = all.size();
-    std::string line = all.substr(p, q - p);
-    p = q + 1;
+  for (absl::string_view line : absl::StrSplit(all, '\n')) {
     ++line_no;
-    if (!line.empty() && line.back() == '\r') line.pop_back();
+    absl::ConsumeSuffix(&line, "\r");
     if (line.empty() || line[0] == '#') continue;
-    if (line.find_first_of(" \t,") != std::string::npos) {
+    if (line.find_first_of(" \t,") != absl::string_view::npos) {
       return absl::InvalidArgumentError(
           absl::StrCat(path, ":", line_no, ": a user symbol may not hold spaces, tabs or commas: '", line, "'"));
     }
-    out.push_back(line);
+    out.emplace_back(line);
   }
   return out;
 }
@@ -337,6 +335,9 @@ absl::StatusOr<TokenizeResult> RunTokenize(const TokenizeOptions& opt) {
   // 2. The tokenizer: train one, or load the given model.
   std::string model_bytes;
   bool trained = opt.vocab_size > 0;
+  // Strings a trained tokenizer keeps whole: the chat tags and --user-symbols.
+  std::vector<std::string> user_defined(kChatTags, kChatTags + kNumChatTags);
+  user_defined.insert(user_defined.end(), opt.user_symbols.begin(), opt.user_symbols.end());
   if (trained) {
     std::vector<std::string> all;
     const uint64_t n_docs = docs.size();
@@ -372,8 +373,7 @@ absl::StatusOr<TokenizeResult> RunTokenize(const TokenizeOptions& opt) {
     to.model_type = opt.model_type;
     // A fixed thread count: the model must not depend on --threads.
     to.num_threads = 2;
-    for (int i = 0; i < kNumChatTags; ++i) to.user_defined_symbols.push_back(kChatTags[i]);
-    for (const std::string& u : opt.user_symbols) to.user_defined_symbols.push_back(u);
+    to.user_defined_symbols = user_defined;
     std::string error;
     if (!TrainSpm(to, all, &model_bytes, &error)) return absl::InvalidArgumentError(absl::StrCat("tokenizer training failed: ", error));
   } else {
@@ -402,12 +402,7 @@ absl::StatusOr<TokenizeResult> RunTokenize(const TokenizeOptions& opt) {
     PieceType t = model->Type(id);
     std::string piece = model->IdToPiece(id);
     if (trained && t == PieceType::kNormal) {
-      for (int k = 0; k < kNumChatTags; ++k) {
-        if (piece == kChatTags[k]) t = PieceType::kUserDefined;
-      }
-      for (const std::string& u : opt.user_symbols) {
-        if (piece == u) t = PieceType::kUserDefined;
-      }
+      if (std::find(user_defined.begin(), user_defined.end(), piece) != user_defined.end()) t = PieceType::kUserDefined;
     }
     absl::StrAppend(&vocab_tsv, id, "\t", TypeName(t), "\t", EscapePiece(piece), "\n");
   }

@@ -52,4 +52,11 @@ std::string Vocab::Decode(const std::vector<int64_t>& ids) const {
   return s;
 }
 
+int64_t Vocab::Find(const std::string& text) const {
+  for (size_t i = 0; i < pieces_.size(); ++i) {
+    if (pieces_[i] == text) return static_cast<int64_t>(i);
+  }
+  return -1;
+}
+
 }  // namespace sdft

@@ -17,6 +17,8 @@ class Vocab {
   std::string Decode(const std::vector<int64_t>& ids) const;
   const std::string& Piece(int64_t id) const { return pieces_.at(id); }  // decoded bytes
   size_t size() const { return pieces_.size(); }
+  // The id whose decoded text is exactly `text`, or -1.
+  int64_t Find(const std::string& text) const;
 
  private:
   std::vector<std::string> pieces_;

@@ -251,8 +251,8 @@ SgemmFn FindSgemm() {
 void SetComputeThreads(int n) {
   if (n <= 0) return;
   torch::set_num_threads(n);
-  using SetThreadsFn = void (*)(int);
   if (n != 1) return;  // several threads: OpenBLAS's own default (measured no slower)
+  using SetThreadsFn = void (*)(int);
   if (auto set = reinterpret_cast<SetThreadsFn>(dlsym(RTLD_DEFAULT, "openblas_set_num_threads"))) set(n);
 }
 

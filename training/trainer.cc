@@ -184,10 +184,7 @@ absl::StatusOr<torch::Tensor> TokenLossWeights(const TrainConfig& c, const std::
   if (!vocab.ok()) return absl::Status(vocab.status().code(), absl::StrCat("train.loss_weights: ", vocab.status().message()));
   torch::Tensor w = torch::ones({c.model.vocab_size}, torch::kFloat32);
   for (const auto& [piece, weight] : c.loss_weights) {
-    int64_t id = -1;
-    for (size_t i = 0; i < vocab->size() && id < 0; ++i) {
-      if (vocab->Piece(static_cast<int64_t>(i)) == piece) id = static_cast<int64_t>(i);
-    }
+    const int64_t id = vocab->Find(piece);
     if (id < 0 || id >= c.model.vocab_size) {
       return absl::InvalidArgumentError(absl::StrCat("train.loss_weights: '", piece, "' is not a single token of ", path));
     }
