@@ -215,6 +215,9 @@ absl::StatusOr<TrainResult> RunTrain(const TrainOptions& opt) {
   absl::StatusOr<std::unique_ptr<TokenData>> val = TokenData::Open(opt.data_dir, "val");
   const bool have_val = val.ok();
   c.model.vocab_size = (*train)->vocab_size();
+  // Checked before anything is written: a bad key leaves no run directory.
+  absl::StatusOr<torch::Tensor> token_weights = TokenLossWeights(c, opt.data_dir);
+  if (!token_weights.ok()) return token_weights.status();
 
   // Data parallelism (docs/scaling.md): ranks from the torchrun variables.
   absl::StatusOr<DistEnv> env = DistEnvFromEnvironment();
@@ -283,8 +286,6 @@ absl::StatusOr<TrainResult> RunTrain(const TrainOptions& opt) {
     return absl::InvalidArgumentError("train.precision = \"bf16\" needs --device cuda (bf16 autocast is for GPUs)");
   }
   const bool bf16 = c.precision == "bf16";
-  absl::StatusOr<torch::Tensor> token_weights = TokenLossWeights(c, opt.data_dir);
-  if (!token_weights.ok()) return token_weights.status();
   if (token_weights->defined()) *token_weights = token_weights->to(device);
   torch::manual_seed(c.seed);
   Llama model(c.model);

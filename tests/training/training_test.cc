@@ -170,6 +170,7 @@ TEST(TrainTest, LossWeightsNameTokensOfTheVocabulary) {
   r = RunTrain(o);
   ASSERT_FALSE(r.ok());
   EXPECT_NE(r.status().message().find("'nope' is not a single token"), std::string::npos) << r.status();
+  EXPECT_FALSE(fs::exists(dir / "bad"));
   TrainOptions plain = TinyTrain(data, dir / "plain");
   plain.config.steps = 5;
   TrainOptions weighted = plain;
