@@ -11,9 +11,12 @@
 // Builds the function for AVX-512, AVX2+FMA and baseline x86-64; the loader
 // picks the best one for the machine (GCC function multiversioning). The
 // library is compiled for baseline x86-64, so without this the loops below
-// would run 4 floats at a time.
+// would run 4 floats at a time. The AVX2 clone is named by feature level
+// (x86-64-v3), not by CPU: GCC dispatches "arch=haswell" on the CPU model, so
+// AMD processors (and VMs that hide the model) fell back to the baseline
+// clone and ran these loops at half speed or worse.
 #if defined(__GNUC__) && !defined(__clang__) && defined(__x86_64__) && defined(__linux__)
-#define SDFT_VECTORIZE __attribute__((target_clones("avx512f", "arch=haswell", "default")))
+#define SDFT_VECTORIZE __attribute__((target_clones("avx512f", "arch=x86-64-v3", "default")))
 #else
 #define SDFT_VECTORIZE
 #endif
