@@ -192,6 +192,72 @@ class SwiGluFn : public torch::autograd::Function<SwiGluFn> {
   }
 };
 
+// C[m, n] = op(A) op(B) with the rows of C split across threads, each block
+// one BLAS call on one thread. Every element of C is still one dot product
+// over all of k in BLAS's own order, so the bits do not depend on the number
+// of threads; and there is one thread pool (LibTorch's) instead of two
+// (LibTorch's and OpenBLAS's), which on a 2-core machine spun against each
+// other (SetComputeThreads gives OpenBLAS one thread).
+void RowSplitGemm(bool trans_a, bool trans_b, int64_t m, int64_t n, int64_t k, const float* a, int64_t lda,
+                  const float* b, int64_t ldb, float* c, int64_t ldc) {
+  // Blocks start at multiples of kRows: BLAS computes each tile of rows with
+  // code that depends on the row's place in its tile (OpenBLAS's Zen sgemm
+  // does 24 rows as 16 + 8), so block bounds on a multiple of the tile height
+  // keep every element's bits what one call over all rows gives. 96 is a
+  // multiple of the heights OpenBLAS uses (4, 8, 16, 24, 32, 48). At least
+  // ~1 MFLOP per parallel task: below that, waking a thread costs more.
+  constexpr int64_t kRows = 96;
+  const int64_t blocks = (m + kRows - 1) / kRows;
+  const int64_t grain = std::max<int64_t>(1, (int64_t{1} << 19) / std::max<int64_t>(kRows * n * k, 1));
+  at::parallel_for(0, blocks, grain, [&](int64_t b0, int64_t b1) {
+    const int64_t r0 = b0 * kRows, r1 = std::min(m, b1 * kRows);
+    const float* a_rows = trans_a ? a + r0 : a + r0 * lda;  // op(A)'s rows r0.. are A's columns when transposed
+    Gemm(trans_a, trans_b, r1 - r0, n, k, 1.0f, a_rows, lda, b, ldb, 0.0f, c + r0 * ldc, ldc);
+  });
+}
+
+// x [M, K] @ w[N, K]^T, 2-D contiguous float tensors.
+torch::Tensor MatMulNT(const torch::Tensor& x, const torch::Tensor& w) {
+  const int64_t m = x.size(0), k = x.size(1), n = w.size(0);
+  torch::Tensor y = torch::empty({m, n}, x.options());
+  RowSplitGemm(false, true, m, n, k, x.data_ptr<float>(), k, w.data_ptr<float>(), k, y.data_ptr<float>(), n);
+  return y;
+}
+
+// The gradients of y = x w^T from dy [M, N]: dx = dy w, dw = dy^T x.
+std::pair<torch::Tensor, torch::Tensor> MatMulNTBackward(const torch::Tensor& dy, const torch::Tensor& x,
+                                                         const torch::Tensor& w) {
+  const int64_t m = x.size(0), k = x.size(1), n = w.size(0);
+  torch::Tensor dx = torch::empty_like(x), dw = torch::empty_like(w);
+  RowSplitGemm(false, false, m, k, n, dy.data_ptr<float>(), n, w.data_ptr<float>(), k, dx.data_ptr<float>(), k);
+  RowSplitGemm(true, false, n, k, m, dy.data_ptr<float>(), n, x.data_ptr<float>(), k, dw.data_ptr<float>(), k);
+  return {dx, dw};
+}
+
+class LinearFn : public torch::autograd::Function<LinearFn> {
+ public:
+  static torch::Tensor forward(AutogradContext* ctx, const torch::Tensor& x_in, const torch::Tensor& w_in) {
+    torch::Tensor x = x_in.contiguous(), w = w_in.contiguous();
+    const int64_t k = x.size(-1);
+    TORCH_CHECK(w.dim() == 2 && w.size(1) == k, "Linear: weight must be [out, ", k, "]");
+    std::vector<int64_t> out_shape = x.sizes().vec();
+    out_shape.back() = w.size(0);
+    torch::Tensor x2 = x.reshape({-1, k});
+    ctx->save_for_backward({x2, w});
+    return MatMulNT(x2, w).view(out_shape);
+  }
+
+  static tensor_list backward(AutogradContext* ctx, tensor_list grads) {
+    auto saved = ctx->get_saved_variables();
+    const torch::Tensor &x2 = saved[0], &w = saved[1];
+    torch::Tensor dy = grads[0].contiguous();
+    std::vector<int64_t> in_shape = dy.sizes().vec();
+    in_shape.back() = x2.size(1);
+    auto [dx, dw] = MatMulNTBackward(dy.reshape({-1, w.size(0)}), x2, w);
+    return {dx.view(in_shape), dw};
+  }
+};
+
 class LinearCrossEntropyFn : public torch::autograd::Function<LinearCrossEntropyFn> {
  public:
   static torch::Tensor forward(AutogradContext* ctx, const torch::Tensor& hidden_in, const torch::Tensor& weight_in,
@@ -203,7 +269,7 @@ class LinearCrossEntropyFn : public torch::autograd::Function<LinearCrossEntropy
     TORCH_CHECK(targets.min().item<int64_t>() >= 0 && targets.max().item<int64_t>() < v,
                 "LinearCrossEntropy: target out of range");
     // One large product (BLAS is at its best there), then one pass per row.
-    torch::Tensor probs = torch::mm(hidden, weight.t());
+    torch::Tensor probs = MatMulNT(hidden, weight);
     torch::Tensor row_loss = torch::empty({n}, hidden.options());
     float *pp = probs.data_ptr<float>(), *lp = row_loss.data_ptr<float>();
     const int64_t* tp = targets.data_ptr<int64_t>();
@@ -230,7 +296,8 @@ class LinearCrossEntropyFn : public torch::autograd::Function<LinearCrossEntropy
     const int64_t* tp = targets.data_ptr<int64_t>();
     const float* wp = tw.numel() ? tw.data_ptr<float>() : nullptr;
     at::parallel_for(0, n, Grain(v), [&](int64_t b, int64_t e) { CrossEntropyBackwardRows(pp, tp, wp, scale, v, b, e); });
-    return {torch::mm(probs, weight), torch::mm(probs.t(), hidden), torch::Tensor(), torch::Tensor()};
+    auto [dhidden, dweight] = MatMulNTBackward(probs, hidden, weight);
+    return {dhidden, dweight, torch::Tensor(), torch::Tensor()};
   }
 };
 
@@ -251,9 +318,17 @@ SgemmFn FindSgemm() {
 void SetComputeThreads(int n) {
   if (n <= 0) return;
   torch::set_num_threads(n);
-  if (n != 1) return;  // several threads: OpenBLAS's own default (measured no slower)
+  // The fused path splits its products across LibTorch's threads itself, so
+  // OpenBLAS gets one thread; the plain ATen path (SDFT_UNFUSED) leaves the
+  // products to OpenBLAS, so it keeps OpenBLAS's default there.
+  if (n != 1 && !UseFusedCpu(torch::empty({0}))) return;
   using SetThreadsFn = void (*)(int);
-  if (auto set = reinterpret_cast<SetThreadsFn>(dlsym(RTLD_DEFAULT, "openblas_set_num_threads"))) set(n);
+  if (auto set = reinterpret_cast<SetThreadsFn>(dlsym(RTLD_DEFAULT, "openblas_set_num_threads"))) set(1);
+}
+
+torch::Tensor Linear(const torch::Tensor& x, const torch::Tensor& weight) {
+  if (UseFusedCpu(x) && UseFusedCpu(weight)) return LinearFn::apply(x, weight);
+  return torch::matmul(x, weight.t());
 }
 
 torch::Tensor RmsNorm(const torch::Tensor& x, const torch::Tensor& weight, double eps) {

@@ -21,6 +21,11 @@ bool UseFusedCpu(const torch::Tensor& t);
 // x * rsqrt(mean(x^2, -1) + eps) * weight, over the last dimension.
 torch::Tensor RmsNorm(const torch::Tensor& x, const torch::Tensor& weight, double eps);
 
+// x [..., K] @ weight[N, K]^T (a bias-free linear layer). On the CPU the
+// rows of each product (forward and both gradients) are split across
+// LibTorch's threads, one single-threaded BLAS call per block.
+torch::Tensor Linear(const torch::Tensor& x, const torch::Tensor& weight);
+
 // SwiGLU's gating on a fused gate/up projection: gate_up [..., 2F] holds the
 // gate in its first F columns and up in the last F; returns silu(gate) * up.
 torch::Tensor SwiGlu(const torch::Tensor& gate_up);
@@ -50,12 +55,13 @@ void AdamWUpdate(torch::Tensor& p, const torch::Tensor& g, torch::Tensor& m, tor
 void Gemm(bool trans_a, bool trans_b, int64_t m, int64_t n, int64_t k, float alpha, const float* a, int64_t lda,
           const float* b, int64_t ldb, float beta, float* c, int64_t ldc);
 
-// Sets LibTorch's thread count, and for one thread OpenBLAS's too (OpenBLAS
-// keeps a pool of its own, which torch::set_num_threads does not touch). With
-// data-parallel ranks of one thread each on a small machine, an OpenBLAS
-// helper thread per rank spins in sched_yield against the other ranks' work:
-// a third of the CPU time went there before this. With several threads in
-// one process OpenBLAS keeps its default (forcing it was 10-15% slower).
+// Sets LibTorch's thread count, and OpenBLAS's to one (OpenBLAS keeps a pool
+// of its own, which torch::set_num_threads does not touch): the fused kernels
+// split products across LibTorch's threads themselves (Linear). Two pools on
+// a small machine spin against each other in sched_yield: with data-parallel
+// ranks of one thread each, an OpenBLAS helper per rank took a third of the
+// CPU time. Under SDFT_UNFUSED, with several threads, OpenBLAS keeps its
+// default, since the plain ATen products rely on it.
 void SetComputeThreads(int n);
 
 // Keeps large allocations on the heap instead of mmap/munmap, so the

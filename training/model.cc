@@ -28,8 +28,8 @@ AttentionImpl::AttentionImpl(const ModelConfig& c)
 // the causal attention are one fused op (causal_attention.h).
 torch::Tensor AttentionImpl::forward(const torch::Tensor& x, const torch::Tensor& cos, const torch::Tensor& sin) {
   torch::Tensor w_qkv = torch::cat({q_proj->weight, k_proj->weight, v_proj->weight}, 0);
-  torch::Tensor qkv = torch::matmul(x, w_qkv.t());  // [B, T, (H + 2 * Hkv) * head_dim]
-  return o_proj(CausalSelfAttention(qkv, cos, sin, n_heads, n_kv_heads));
+  torch::Tensor qkv = Linear(x, w_qkv);  // [B, T, (H + 2 * Hkv) * head_dim]
+  return Linear(CausalSelfAttention(qkv, cos, sin, n_heads, n_kv_heads), o_proj->weight);
 }
 
 MlpImpl::MlpImpl(const ModelConfig& c) {
@@ -42,7 +42,7 @@ MlpImpl::MlpImpl(const ModelConfig& c) {
 // gate and up likewise share one product; SwiGlu reads the two halves.
 torch::Tensor MlpImpl::forward(const torch::Tensor& x) {
   torch::Tensor w_gate_up = torch::cat({gate_proj->weight, up_proj->weight}, 0);
-  return down_proj(SwiGlu(torch::matmul(x, w_gate_up.t())));
+  return Linear(SwiGlu(Linear(x, w_gate_up)), down_proj->weight);
 }
 
 BlockImpl::BlockImpl(const ModelConfig& c) {
@@ -77,7 +77,7 @@ LlamaImpl::LlamaImpl(const ModelConfig& c) : config(c) {
 }
 
 torch::Tensor LlamaImpl::forward(const torch::Tensor& tokens) {
-  return torch::matmul(hidden(tokens), output_weight().t());
+  return Linear(hidden(tokens), output_weight());
 }
 
 torch::Tensor LlamaImpl::loss(const torch::Tensor& tokens, const torch::Tensor& targets,
