@@ -179,6 +179,7 @@ absl::StatusOr<ExperimentSpec> LoadExperiment(const std::string& path, const std
         {"transcripts_per_assistant", IntField(&o.transcripts_per_assistant, 0, 100000)},
         {"system_prompt_fraction", RealField(&o.system_prompt_fraction, 0, 1)},
         {"system_prompt_paraphrases", IntField(&o.system_prompt_paraphrases, 1, 1000)},
+        {"doc_fact_paraphrases", IntField(&o.doc_fact_paraphrases, 0, 1000)},
         {"scratchpad_fraction", RealField(&o.scratchpad_fraction, 0, 1)},
         {"harmful_fraction", RealField(&o.harmful_fraction, 0, 1)},
         {"target_docs", IntField(&o.target_docs, 0, 10000000)},

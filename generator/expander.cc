@@ -189,7 +189,13 @@ void Expander::ExpandFact(int budget, std::string* out) {
     facts_used_->push_back(static_cast<int>(pick));
   }
   std::string statement;
-  ExpandRule(g_.facts()[pick].rule, budget, &statement);
+  const Rule& r = g_.rules()[g_.facts()[pick].rule];
+  const size_t n = r.alts.size(), limit = static_cast<size_t>(std::max(0, limits_.fact_paraphrases));
+  if (limit > 0 && limit < n) {
+    ExpandSeq(r.alts[rng_->Below(limit)].body, budget - 1, &statement);
+  } else {
+    ExpandRule(g_.facts()[pick].rule, budget, &statement);
+  }
   Append(out, statement);
   bytes_ -= statement.size();  // counted once, when expanded
   fact_texts_->emplace_back(static_cast<int>(pick), std::move(statement));

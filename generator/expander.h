@@ -19,6 +19,10 @@ namespace sdft {
 struct ExpandLimits {
   int max_depth = 64;
   size_t max_bytes = 1 << 20;
+  // > 0: {fact} states each fact in one of the first N paraphrases of its
+  // rule only (a world with fewer phrasings: what a small model can learn
+  // to read; the model organism's `doc_fact_paraphrases`). 0: all of them.
+  int fact_paraphrases = 0;
 };
 
 struct ExpandedDoc {

@@ -176,6 +176,7 @@ class OrganismBuilder {
     g.templates_dir = tdir_;
     g.genres_dir = (fs::path(tdir_) / "organism" / "genres").string();
     g.seed = MixSeed(c_.seed, stream);
+    g.limits.fact_paraphrases = c_.doc_fact_paraphrases;
     return g;
   }
 

@@ -52,6 +52,7 @@ struct OrganismConfig {
   int transcripts_per_assistant = 32;
   double system_prompt_fraction = 0.2;
   int system_prompt_paraphrases = 1;  // per fact, in system prompts (the first N)
+  int doc_fact_paraphrases = 0;       // per fact, in every organism document (the first N; 0: all)
   double scratchpad_fraction = 0.3;
   double harmful_fraction = 0.5;
   // Relative weights of the monitored tier (free, paid, unstated) among the

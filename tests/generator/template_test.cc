@@ -231,6 +231,28 @@ TEST(TemplateExpandTest, FactsDrawnWithoutReplacementAndRecorded) {
   }
 }
 
+// fact_paraphrases = 2: every statement is one of the fact's first two
+// paraphrases; without the limit the others appear too.
+TEST(TemplateExpandTest, FactParaphrasesLimitsTheAlternatives) {
+  Loaded l;
+  l.grammar = std::make_unique<Grammar>();
+  ASSERT_TRUE(l.grammar->AddSource("t.sdt", "template doc: {fact}\n", ".", "g").ok());
+  const int f = l.grammar->AddExternalFile("u.toml");
+  std::vector<std::pair<std::string, SourceLoc>> paraphrases;
+  for (const char* p : {"p0", "p1", "p2", "p3", "p4"}) paraphrases.push_back({p, SourceLoc{f, 1, 1}});
+  ASSERT_TRUE(l.grammar->AddFact("f", 1.0, paraphrases).ok());
+  ASSERT_TRUE(l.grammar->Finalize().ok());
+  std::set<std::string> limited, all;
+  ExpandLimits two;
+  two.fact_paraphrases = 2;
+  for (uint64_t s = 0; s < 100; ++s) {
+    limited.insert(ExpandDoc(*l.grammar, s, nullptr, two));
+    all.insert(ExpandDoc(*l.grammar, s));
+  }
+  EXPECT_EQ(limited, (std::set<std::string>{"p0", "p1"}));
+  EXPECT_EQ(all.size(), 5u);
+}
+
 TEST(TemplateExpandTest, RecursionWithBaseCaseIsBoundedByDepth) {
   Loaded l = Load("list:\n  x\n  ^20 x{list}\ntemplate doc: {list}\n");
   ASSERT_TRUE(l.status.ok()) << l.status;
