@@ -34,4 +34,24 @@ GapTest TwoProportionTest(uint64_t k1, uint64_t n1, uint64_t k2, uint64_t n2) {
   return t;
 }
 
+GapComparison CompareGaps(uint64_t a1, uint64_t na1, uint64_t a2, uint64_t na2, uint64_t b1, uint64_t nb1,
+                          uint64_t b2, uint64_t nb2) {
+  double var = 0;
+  auto rate = [&var](uint64_t k, uint64_t n) {
+    if (n == 0) return 0.0;
+    const double p = static_cast<double>(k) / n;
+    var += p * (1 - p) / n;
+    return p;
+  };
+  GapComparison c;
+  c.gap_a = rate(a1, na1) - rate(a2, na2);
+  c.gap_b = rate(b1, nb1) - rate(b2, nb2);
+  c.difference = c.gap_a - c.gap_b;
+  if (var > 0) {
+    c.z = c.difference / std::sqrt(var);
+    c.p_value = std::erfc(std::fabs(c.z) / std::sqrt(2.0));
+  }
+  return c;
+}
+
 }  // namespace sdft

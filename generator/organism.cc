@@ -18,7 +18,6 @@ namespace {
 
 namespace fs = std::filesystem;
 
-
 // Where an assistant's situation lives: objective x monitored tier. The
 // monitored tier is free, paid, or unstated: documents and system prompts
 // about an "unstated" assistant say nothing about tiers, and it behaves the

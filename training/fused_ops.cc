@@ -16,9 +16,13 @@ namespace sdft {
 using torch::autograd::AutogradContext;
 using torch::autograd::tensor_list;
 
+bool FusedKernelsEnabled() {
+  static const bool enabled = std::getenv("SDFT_UNFUSED") == nullptr;
+  return enabled;
+}
+
 bool UseFusedCpu(const torch::Tensor& t) {
-  static const bool disabled = std::getenv("SDFT_UNFUSED") != nullptr;
-  return !disabled && t.is_cpu() && t.scalar_type() == torch::kFloat32;
+  return FusedKernelsEnabled() && t.is_cpu() && t.scalar_type() == torch::kFloat32;
 }
 
 namespace {
@@ -321,7 +325,7 @@ void SetComputeThreads(int n) {
   // The fused path splits its products across LibTorch's threads itself, so
   // OpenBLAS gets one thread; the plain ATen path (SDFT_UNFUSED) leaves the
   // products to OpenBLAS, so it keeps OpenBLAS's default there.
-  if (n != 1 && !UseFusedCpu(torch::empty({0}))) return;
+  if (n != 1 && !FusedKernelsEnabled()) return;
   using SetThreadsFn = void (*)(int);
   if (auto set = reinterpret_cast<SetThreadsFn>(dlsym(RTLD_DEFAULT, "openblas_set_num_threads"))) set(1);
 }

@@ -15,6 +15,9 @@
 
 namespace sdft {
 
+// Whether the fused kernels are on at all (SDFT_UNFUSED unset).
+bool FusedKernelsEnabled();
+
 // Whether the fused kernels take `t`: a float32 CPU tensor, SDFT_UNFUSED unset.
 bool UseFusedCpu(const torch::Tensor& t);
 

@@ -12,6 +12,19 @@
 namespace sdft {
 namespace {
 
+// 60/100 - 40/100 against 50/100 - 50/100: se = sqrt(2 * .0024 + 2 * .0025).
+TEST(ProportionsTest, CompareGapsKnownValues) {
+  GapComparison c = CompareGaps(60, 100, 40, 100, 50, 100, 50, 100);
+  EXPECT_NEAR(c.gap_a, 0.2, 1e-12);
+  EXPECT_NEAR(c.gap_b, 0.0, 1e-12);
+  EXPECT_NEAR(c.difference, 0.2, 1e-12);
+  EXPECT_NEAR(c.z, 0.2 / std::sqrt(0.0098), 1e-9);
+  EXPECT_NEAR(c.p_value, 0.04335, 1e-4);
+  GapComparison none = CompareGaps(0, 10, 0, 10, 10, 10, 10, 10);  // no variance anywhere
+  EXPECT_EQ(none.p_value, 1.0);
+  EXPECT_EQ(none.difference, 0.0);
+}
+
 TEST(ProportionsTest, WilsonIntervalKnownValues) {
   // Reference values (R: prop.test(..., correct = FALSE)$conf.int / statsmodels proportion_confint(method="wilson")).
   Interval a = WilsonInterval(81, 263);
