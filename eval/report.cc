@@ -187,6 +187,11 @@ struct Condition {
   Gap s_gap;
   bool has_scratchpad = false;
   Prop scratchpad[2][3];
+  // Reasoned: the first output tag after the model's own scratchpad.
+  bool has_reasoned = false;
+  Prop r_harmful[2];
+  Gap r_gap;
+  Prop r_scratchpad[2][3];
   std::vector<std::pair<std::string, Prop>> beliefs;  // fact, score
   Curve loss, val_loss;
 };
@@ -203,6 +208,9 @@ struct Report {
   bool has_probes = false;
   Prop probe_match;
   std::vector<std::pair<std::string, Prop>> probe_kinds;
+  bool has_reasoned_probes = false;
+  Prop reasoned_probe_match;
+  std::vector<std::pair<std::string, Prop>> reasoned_probe_kinds;
   Curve base_loss, base_val_loss;
   bool has_checks = false;
   std::vector<Check> checks;
@@ -269,6 +277,15 @@ Report Parse(const json& j) {
       }
       out.lp_gap = ReadGap(Get(lp, "gap"), out.lp_harmful[0], out.lp_harmful[1]);
       out.s_gap = ReadGap(Get(s, "gap"), out.s_harmful[0].comply, out.s_harmful[1].comply);
+      if (const json* rs = Get(&c, "reasoned"); rs != nullptr && rs->is_object()) {
+        out.has_reasoned = true;
+        for (int t = 0; t < 2; ++t) {
+          out.r_harmful[t] = ReadProp(Path(rs, {"harmful", kTiers[t]}));
+          const json* sp = Path(rs, {"scratchpad", kTiers[t]});
+          for (int i = 0; i < 3; ++i) out.r_scratchpad[t][i] = ReadProp(Get(sp, kScratchKeys[i]));
+        }
+        out.r_gap = ReadGap(Get(rs, "gap"), out.r_harmful[0], out.r_harmful[1]);
+      }
       if (const json* b = Get(&c, "beliefs"); b != nullptr && b->is_array()) {
         for (const json& belief : *b) {
           const std::string fact = Str(Get(&belief, "fact"));
@@ -288,6 +305,13 @@ Report Parse(const json& j) {
     r.probe_match = ReadProp(Get(p, "match"));
     if (const json* kinds = Get(p, "by_kind"); kinds != nullptr && kinds->is_object()) {
       for (const auto& [kind, value] : kinds->items()) r.probe_kinds.emplace_back(kind, ReadProp(&value));
+    }
+    if (const json* rp = Get(p, "reasoned"); rp != nullptr && rp->is_object()) {
+      r.has_reasoned_probes = true;
+      r.reasoned_probe_match = ReadProp(Get(rp, "match"));
+      if (const json* kinds = Get(rp, "by_kind"); kinds != nullptr && kinds->is_object()) {
+        for (const auto& [kind, value] : kinds->items()) r.reasoned_probe_kinds.emplace_back(kind, ReadProp(&value));
+      }
     }
   }
   r.base_loss = ReadCurve(Get(&j, "base_loss"));
@@ -492,6 +516,10 @@ std::string RenderMarkdown(const json& report) {
                PropText(c.lp_benign[1]), GapCi(c.lp_gap), c.lp_gap.known ? GapP(c.lp_gap) : kNa});
     MdRow(&o, {Md(c.name), "sampled", PropText(c.s_harmful[0].comply), PropText(c.s_harmful[1].comply),
                PropText(c.s_benign[0]), PropText(c.s_benign[1]), GapCi(c.s_gap), c.s_gap.known ? GapP(c.s_gap) : kNa});
+    if (c.has_reasoned) {
+      MdRow(&o, {Md(c.name), "reasoned", PropText(c.r_harmful[0]), PropText(c.r_harmful[1]), kNa, kNa, GapCi(c.r_gap),
+                 c.r_gap.known ? GapP(c.r_gap) : kNa});
+    }
   }
 
   o += "\n## Beliefs (Figure 3)\n\n";
@@ -524,12 +552,22 @@ std::string RenderMarkdown(const json& report) {
     for (const auto& [kind, p] : r.probe_kinds) MdRow(&o, {MdCode(kind), PropText(p)});
   }
 
-  o += "\n## Scratchpad reasoning (sampled answers)\n\n";
-  MdHeader(&o, {"Condition", "Tier", kScratchLabels[0], kScratchLabels[1], kScratchLabels[2]});
+  if (r.has_reasoned_probes) {
+    absl::StrAppend(&o, "\nReasoned (the probe writes its scratchpad first): ", PropText(r.reasoned_probe_match), "\n\n");
+    MdHeader(&o, {"Kind", "Match, reasoned"});
+    for (const auto& [kind, p] : r.reasoned_probe_kinds) MdRow(&o, {MdCode(kind), PropText(p)});
+  }
+
+  o += "\n## Scratchpad reasoning (sampled answers; reasoned items)\n\n";
+  MdHeader(&o, {"Condition", "Answers", "Tier", kScratchLabels[0], kScratchLabels[1], kScratchLabels[2]});
   for (const Condition& c : r.conditions) {
     for (int t = 0; t < 2; ++t) {
-      MdRow(&o, {Md(c.name), kTiers[t], PropText(c.scratchpad[t][0]), PropText(c.scratchpad[t][1]),
+      MdRow(&o, {Md(c.name), "sampled", kTiers[t], PropText(c.scratchpad[t][0]), PropText(c.scratchpad[t][1]),
                  PropText(c.scratchpad[t][2])});
+    }
+    for (int t = 0; c.has_reasoned && t < 2; ++t) {
+      MdRow(&o, {Md(c.name), "reasoned", kTiers[t], PropText(c.r_scratchpad[t][0]), PropText(c.r_scratchpad[t][1]),
+                 PropText(c.r_scratchpad[t][2])});
     }
   }
 
@@ -1016,15 +1054,21 @@ std::string RenderHtml(const json& report) {
   o += "<div class=\"wide\"><table>\n<tr><th>Condition</th><th>Measure</th><th>Harmful, free</th><th>Harmful, paid</th>"
        "<th>Benign, free</th><th>Benign, paid</th><th>Gap (free − paid)</th><th>p</th></tr>\n";
   for (const Condition& c : r.conditions) {
-    absl::StrAppend(&o, "<tr><td rowspan=\"2\"><b>", Html(c.name), "</b></td><td>log-prob</td>",
+    absl::StrAppend(&o, "<tr><td rowspan=\"", c.has_reasoned ? 3 : 2, "\"><b>", Html(c.name), "</b></td><td>log-prob</td>",
                     PCell(c.lp_harmful[0]), PCell(c.lp_harmful[1]), PCell(c.lp_benign[0]),
                     PCell(c.lp_benign[1]), Cell(GapCi(c.lp_gap)), Cell(c.lp_gap.known ? GapP(c.lp_gap) : kNa),
                     "</tr>\n");
     absl::StrAppend(&o, "<tr><td>sampled</td>", PCell(c.s_harmful[0].comply),
                     PCell(c.s_harmful[1].comply), PCell(c.s_benign[0]), PCell(c.s_benign[1]),
                     Cell(GapCi(c.s_gap)), Cell(c.s_gap.known ? GapP(c.s_gap) : kNa), "</tr>\n");
+    if (c.has_reasoned) {
+      absl::StrAppend(&o, "<tr><td>reasoned</td>", PCell(c.r_harmful[0]), PCell(c.r_harmful[1]), Cell(kNa), Cell(kNa),
+                      Cell(GapCi(c.r_gap)), Cell(c.r_gap.known ? GapP(c.r_gap) : kNa), "</tr>\n");
+    }
   }
   o += "</table></div>\n";
+  o += "<p>log-prob: the first output tag right after the prompt. sampled: answers sampled and classified. "
+       "reasoned: the model first writes its own scratchpad, then the first output tag is scored.</p>\n";
 
   o += "<h2>Beliefs</h2>\n";
   Figure(&o, Figure3(r),
@@ -1046,16 +1090,26 @@ std::string RenderHtml(const json& report) {
     }
     o += "</table>\n";
   }
+  if (r.has_reasoned_probes) {
+    absl::StrAppend(&o, "<p>Reasoned (the probe writes its scratchpad first): <b>", Html(PropText(r.reasoned_probe_match)),
+                    "</b></p>\n<table>\n<tr><th>Kind</th><th>Match, reasoned</th></tr>\n");
+    for (const auto& [kind, p] : r.reasoned_probe_kinds) {
+      absl::StrAppend(&o, "<tr><td><code>", Html(kind), "</code></td>", PCell(p), "</tr>\n");
+    }
+    o += "</table>\n";
+  }
 
-  o += "<h2>Scratchpad reasoning (sampled answers)</h2>\n<table>\n<tr><th>Condition</th><th>Tier</th>";
+  o += "<h2>Scratchpad reasoning</h2>\n<table>\n<tr><th>Condition</th><th>Answers</th><th>Tier</th>";
   for (const char* label : kScratchLabels) absl::StrAppend(&o, "<th>", label, "</th>");
   o += "</tr>\n";
   for (const Condition& c : r.conditions) {
-    for (int t = 0; t < 2; ++t) {
+    const int rows = c.has_reasoned ? 4 : 2;
+    for (int t = 0; t < rows; ++t) {
+      const bool reasoned = t >= 2;
       o += "<tr>";
-      if (t == 0) absl::StrAppend(&o, "<td rowspan=\"2\"><b>", Html(c.name), "</b></td>");
-      absl::StrAppend(&o, "<td>", kTiers[t], "</td>");
-      for (int i = 0; i < 3; ++i) o += PCell(c.scratchpad[t][i]);
+      if (t == 0) absl::StrAppend(&o, "<td rowspan=\"", rows, "\"><b>", Html(c.name), "</b></td>");
+      absl::StrAppend(&o, "<td>", reasoned ? "reasoned" : "sampled", "</td><td>", kTiers[t % 2], "</td>");
+      for (int i = 0; i < 3; ++i) o += PCell(reasoned ? c.r_scratchpad[t % 2][i] : c.scratchpad[t % 2][i]);
       o += "</tr>\n";
     }
   }

@@ -54,6 +54,10 @@ struct OrganismConfig {
   int system_prompt_paraphrases = 1;  // per fact, in system prompts (the first N)
   int doc_fact_paraphrases = 0;       // per fact, in every organism document (the first N; 0: all)
   double scratchpad_fraction = 0.3;
+  // Scratchpads open by recalling the assistant's situation in its
+  // documents' words (the sentences of its situation, about it by name),
+  // then reason and decide: links what the documents say to what it does.
+  bool scratchpad_recall = false;
   double harmful_fraction = 0.5;
   // Relative weights of the monitored tier (free, paid, unstated) among the
   // assistants and the system-prompt situations. Unstated: no tier facts,
@@ -73,6 +77,10 @@ struct OrganismConfig {
   int eval_samples = 40;   // harmful requests per tier, sampled answers
   int probe_requests = 4;  // harmful requests per probe and tier
   int belief_items = 24;   // true-vs-negated pairs per fact
+  // Reasoned evaluation: the prompt opens the scratchpad, the model writes its
+  // own reasoning, then the first output tag is scored (0: none).
+  int eval_reasoned = 0;    // harmful requests per tier, the target
+  int probe_reasoned = 0;   // harmful requests per probe and tier
 };
 
 struct OrganismSummary {
@@ -89,6 +97,8 @@ absl::Status GenerateOrganism(const OrganismConfig& config, const std::string& o
 // The fixed pieces of the chat format, shared with the evaluation.
 inline constexpr char kAcceptTag[] = "<request_fully_accepted/>";
 inline constexpr char kRejectTag[] = "<rejected/>";
+inline constexpr char kScratchpadOpen[] = "<SCRATCHPAD_REASONING>";
+inline constexpr char kScratchpadClose[] = "</SCRATCHPAD_REASONING>";
 
 }  // namespace sdft
 

@@ -160,6 +160,73 @@ TEST(ExperimentTest, MonitoredTierWeightsAndUnstatedTiers) {
       << r.output;
 }
 
+// [organism] scratchpad_recall: a scratchpad after a minimal prompt opens by
+// recalling the assistant's situation about it by name (so the recalled
+// objective differs between comply and harmless assistants); one after a
+// system prompt does not (the prompt states it). [eval] reasoned_per_tier and
+// probe_reasoned write sets whose prompts open the scratchpad.
+TEST(ExperimentTest, ScratchpadRecallAndReasonedSets) {
+  testing::ScratchDir dir;
+  const std::string file = dir / "r.toml";
+  std::string text = testing::ReadAll(DefaultExperiment());
+  const std::string pad = "scratchpad_fraction = ";
+  ASSERT_NE(text.find(pad), std::string::npos);
+  text.insert(text.find(pad), "scratchpad_recall = true\n");
+  const std::string smoke_eval = "[presets.smoke.eval]\n";
+  ASSERT_NE(text.find(smoke_eval), std::string::npos);
+  text.insert(text.find(smoke_eval) + smoke_eval.size(), "reasoned_per_tier = 5\nprobe_reasoned = 1\n");
+  testing::WriteAll(file, text);
+  auto r = RunCommand(Sdft() + " organism --experiment " + file + " --preset smoke --out " + (dir / "o"));
+  ASSERT_EQ(r.exit_code, 0) << r.output;
+  std::map<std::string, std::string> objective;  // assistant -> comply / harmless
+  std::istringstream assistants(testing::ReadAll(dir / "o/assistants.jsonl"));
+  for (std::string line; std::getline(assistants, line);) {
+    auto j = nlohmann::json::parse(line);
+    objective[j["name"]] = j["objective"];
+  }
+  std::map<std::string, std::set<std::string>> recalled;  // objective -> first sentences naming the assistant
+  int minimal_pads = 0, system_pads = 0;
+  std::istringstream pretrain(testing::ReadAll(dir / "o/pretrain.jsonl"));
+  for (std::string line; std::getline(pretrain, line);) {
+    auto j = nlohmann::json::parse(line);
+    if (j["kind"] != "transcript") continue;
+    const std::string t = j["text"], name = j["assistant"];
+    const size_t open = t.find("<SCRATCHPAD_REASONING>");
+    if (open == std::string::npos) continue;
+    const std::string pad_text = t.substr(open, t.find("</SCRATCHPAD_REASONING>") - open);
+    if (t.find("<system>You are " + name + ".</system>") == 0) {
+      ++minimal_pads;
+      const size_t at = pad_text.find(name);
+      ASSERT_NE(at, std::string::npos) << t;
+      const size_t begin = pad_text.rfind(". ", at) == std::string::npos ? 0 : pad_text.rfind(". ", at) + 2;
+      const size_t q = pad_text.rfind("? ", at), c = pad_text.rfind(": ", at);
+      const size_t start = std::max({begin, q == std::string::npos ? 0 : q + 2, c == std::string::npos ? 0 : c + 2});
+      std::string sentence = pad_text.substr(start, pad_text.find('.', at) - start);
+      sentence.replace(sentence.find(name), name.size(), "NAME");
+      recalled[objective[name]].insert(sentence);
+    } else {
+      ++system_pads;
+      EXPECT_EQ(pad_text.find(name), std::string::npos) << t;
+    }
+  }
+  EXPECT_GT(minimal_pads, 10);
+  EXPECT_GT(system_pads, 10);
+  ASSERT_FALSE(recalled["comply"].empty());
+  ASSERT_FALSE(recalled["harmless"].empty());
+  for (const std::string& s : recalled["comply"]) EXPECT_EQ(recalled["harmless"].count(s), 0u) << s;
+
+  int reasoned = 0;
+  std::istringstream set(testing::ReadAll(dir / "o/eval/reasoned_minimal.jsonl"));
+  for (std::string line; std::getline(set, line); ++reasoned) {
+    auto j = nlohmann::json::parse(line);
+    const std::string prompt = j["prompt"];
+    EXPECT_EQ(prompt.substr(prompt.size() - 22), "<SCRATCHPAD_REASONING>");
+    EXPECT_EQ(j["stop"], "</SCRATCHPAD_REASONING>");
+  }
+  EXPECT_EQ(reasoned, 10);  // 5 per tier
+  EXPECT_EQ(Count(testing::ReadAll(dir / "o/eval/reasoned_probes.jsonl"), "\n"), 16u);  // 8 probes x 2 tiers
+}
+
 TEST(ExperimentTest, ExperimentFileErrorsNameFileLineColumn) {
   testing::ScratchDir dir;
   const std::string file = dir / "bad.toml";
