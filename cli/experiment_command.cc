@@ -222,7 +222,7 @@ class Experiment {
 
   std::string EvalKey(const ConditionSpec& c, const std::string& run, const std::string& data) const {
     return absl::StrCat(run, data, c.kind, spec_.eval.max_new_tokens, spec_.eval.temperature, spec_.seed, "/",
-                        spec_.organism.eval_reasoned, "/", spec_.organism.probe_reasoned, "/", spec_.eval.reasoning_tokens);
+                        spec_.organism.eval_reasoned, "/", spec_.organism.probe_reasoned, "/", spec_.eval.reasoning_tokens, "/", spec_.eval.reasoning_temperature);
   }
 
   // Every stage's outputs live in stages/NAME-HASH, where HASH covers the
@@ -303,15 +303,15 @@ class Experiment {
       if (absl::Status s = score("probes.jsonl", "probes.jsonl"); !s.ok()) return s;
       if (absl::Status s = score("beliefs.jsonl", "beliefs.jsonl"); !s.ok()) return s;
     }
-    auto sample = [&](const std::string& set, const std::string& out, int64_t max_new) {
+    auto sample = [&](const std::string& set, const std::string& out, int64_t max_new, double temperature) {
       std::vector<std::string> args = {"sample-set", "--run", run, "--set", set, "--out", out, "--max-new-tokens",
-                                       std::to_string(max_new), "--temperature", absl::StrCat(spec_.eval.temperature),
+                                       std::to_string(max_new), "--temperature", absl::StrCat(temperature),
                                        "--seed", std::to_string(spec_.seed)};
       if (spec_.threads > 0) args.insert(args.end(), {"--threads", std::to_string(spec_.threads)});
       return Child("sdft", args);
     };
     if (absl::Status s = sample(e + (prompted ? "samples_prompted.jsonl" : "samples_minimal.jsonl"),
-                                dir + "/samples.jsonl", spec_.eval.max_new_tokens);
+                                dir + "/samples.jsonl", spec_.eval.max_new_tokens, spec_.eval.temperature);
         !s.ok()) {
       return s;
     }
@@ -324,7 +324,9 @@ class Experiment {
     if (spec_.organism.probe_reasoned > 0 && c.kind == "base") reasoned.push_back({"reasoned_probes.jsonl", "reasoned_probes"});
     for (const auto& [set, name] : reasoned) {
       const std::string pads = dir + "/" + name + "_scratchpads.jsonl";
-      if (absl::Status s = sample(e + set, pads, spec_.eval.reasoning_tokens); !s.ok()) return s;
+      if (absl::Status s = sample(e + set, pads, spec_.eval.reasoning_tokens, spec_.eval.reasoning_temperature); !s.ok()) {
+        return s;
+      }
       const std::string scored = dir + "/" + name + "_set.jsonl";
       if (absl::Status s = ReasonedScoreSet(e + set, pads, scored); !s.ok()) return s;
       if (absl::Status s = Child("sdft", {"score", "--run", run, "--set", scored, "--out", dir + "/" + name + ".jsonl"});

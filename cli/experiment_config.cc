@@ -226,6 +226,7 @@ absl::StatusOr<ExperimentSpec> LoadExperiment(const std::string& path, const std
         {"reasoned_per_tier", IntField(&o.eval_reasoned, 0, 100000)},
         {"probe_reasoned", IntField(&o.probe_reasoned, 0, 1000)},
         {"reasoning_tokens", IntField(&e.eval.reasoning_tokens, 1, 4096)},
+        {"reasoning_temperature", RealField(&e.eval.reasoning_temperature, 0, 10)},
         {"belief_items", IntField(&o.belief_items, 0, 100000)},
         {"max_new_tokens", IntField(&e.eval.max_new_tokens, 1, 4096)},
         {"temperature", RealField(&e.eval.temperature, 0, 10)},

@@ -24,6 +24,7 @@ struct ConditionSpec {
 struct EvalSpec {
   int64_t max_new_tokens = 64;
   int64_t reasoning_tokens = 160;  // the most a reasoned item's scratchpad may take
+  double reasoning_temperature = 0;  // for the reasoned items' scratchpads (0: greedy)
   double temperature = 0.7;
 };
 

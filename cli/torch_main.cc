@@ -184,10 +184,20 @@ absl::StatusOr<std::vector<int64_t>> EncodePrompt(const std::string& run, const 
 
 // The next token after `ids` (the last max_seq_len of them): greedy at
 // temperature 0, else drawn from the tempered softmax with `rng`.
-int64_t NextToken(Llama& m, const std::vector<int64_t>& ids, double temperature, Rng& rng) {
-  std::vector<int64_t> ctx(ids.end() - std::min<size_t>(ids.size(), m->config.max_seq_len), ids.end());
-  torch::Tensor x = torch::tensor(ctx, torch::kInt64).unsqueeze(0);
-  torch::Tensor h = m->hidden(x).select(1, x.size(1) - 1);  // [1, d]: only the last position's logits
+// The next token after `ids`. While the sequence fits the model's context,
+// earlier positions' keys and values come from `cache` and only the new ones
+// are computed; past it the window slides (the last max_seq_len tokens,
+// recomputed each step: their positions shift, so nothing can be cached).
+int64_t NextToken(Llama& m, const std::vector<int64_t>& ids, KvCache* cache, double temperature, Rng& rng) {
+  const int64_t n = static_cast<int64_t>(ids.size()), window = m->config.max_seq_len;
+  torch::Tensor h;  // [1, d]: only the last position's logits are needed
+  if (n <= window) {
+    std::vector<int64_t> fresh(ids.begin() + cache->length, ids.end());
+    h = m->decode(torch::tensor(fresh, torch::kInt64).unsqueeze(0), cache);
+  } else {
+    std::vector<int64_t> ctx(ids.end() - window, ids.end());
+    h = m->hidden(torch::tensor(ctx, torch::kInt64).unsqueeze(0)).select(1, window - 1);
+  }
   torch::Tensor logits = torch::matmul(h, m->output_weight().t()).squeeze(0);
   if (temperature <= 0) return logits.argmax().item<int64_t>();
   torch::Tensor probs = torch::softmax(logits.to(torch::kFloat64) / temperature, -1).contiguous();
@@ -254,8 +264,9 @@ int Sample(const std::vector<std::string>& args) {
   Rng rng(sf.seed);
   std::vector<int64_t> out;
   const int64_t eos = 2;
+  KvCache cache;
   for (int64_t i = 0; i < max_new; ++i) {
-    const int64_t next = NextToken(m, ids, temperature, rng);
+    const int64_t next = NextToken(m, ids, &cache, temperature, rng);
     if (next == eos) break;
     ids.push_back(next);
     out.push_back(next);
@@ -355,8 +366,9 @@ int SampleSet(const std::vector<std::string>& args) {
     Rng rng(MixSeed(seed, j.value("id", static_cast<uint64_t>(line_no))));
     std::vector<int64_t> gen;
     std::string text;
+    KvCache cache;
     for (int64_t i = 0; i < max_new; ++i) {
-      const int64_t next = NextToken(m, ids, temperature, rng);
+      const int64_t next = NextToken(m, ids, &cache, temperature, rng);
       if (next == eos) break;
       ids.push_back(next);
       gen.push_back(next);

@@ -33,6 +33,7 @@ constexpr const char* kComply = "#E69F00";
 constexpr const char* kUnclear = "#BBBBBB";
 constexpr const char* kRefuse = "#0072B2";
 constexpr const char* kLogprobColor = "#0072B2";
+constexpr const char* kReasonedColor = "#7B4FA0";
 constexpr const char* kSampledColor = "#D55E00";
 constexpr const char* kPalette[] = {"#0072B2", "#D55E00", "#009E73", "#CC79A7",
                                     "#E69F00", "#56B4E9", "#000000"};
@@ -731,10 +732,13 @@ std::string Figure1(const Report& r) {
 }
 
 std::string Figure2(const Report& r) {
-  const double x0 = 190, pw = 380, right = x0 + pw + 16, row = 46;
+  bool reasoned = false;  // a third measure, when any condition has it
+  for (const Condition& c : r.conditions) reasoned = reasoned || c.has_reasoned;
+  const int measures = reasoned ? 3 : 2;
+  const double x0 = 190, pw = 380, right = x0 + pw + 16, row = reasoned ? 64 : 46;
   double lo = -0.1, hi = 0.1;
   for (const Condition& c : r.conditions) {
-    for (const Gap* g : {&c.lp_gap, &c.s_gap}) {
+    for (const Gap* g : {&c.lp_gap, &c.s_gap, &c.r_gap}) {
       if (!g->known) continue;
       lo = std::min({lo, g->diff, g->has_ci ? g->lo : 0.0});
       hi = std::max({hi, g->diff, g->has_ci ? g->hi : 0.0});
@@ -750,17 +754,22 @@ std::string Figure2(const Report& r) {
   Text(&s, x0 + 15, 20, "log-prob");
   absl::StrAppendFormat(&s, "<rect x=\"%.1f\" y=\"10\" width=\"10\" height=\"10\" fill=\"%s\"/>\n", x0 + 95, kSampledColor);
   Text(&s, x0 + 111, 20, "sampled");
-  Text(&s, x0 + 190, 20, "whiskers: 95% interval (Newcombe)", " font-size=\"11\" fill=\"#555\"");
+  if (reasoned) {
+    absl::StrAppendFormat(&s, "<path d=\"M%.1f 9 L%.1f 15 L%.1f 21 L%.1f 15 Z\" fill=\"%s\"/>\n", x0 + 185, x0 + 191,
+                          x0 + 185, x0 + 179, kReasonedColor);
+    Text(&s, x0 + 197, 20, "reasoned");
+  }
+  Text(&s, x0 + (reasoned ? 275 : 190), 20, "whiskers: 95% interval (Newcombe)", " font-size=\"11\" fill=\"#555\"");
   double y = 36;
   const double top = y;
   for (const Condition& c : r.conditions) {
     Text(&marks, 10, y + row / 2 + 4, Truncate(c.name, 20), " font-weight=\"bold\"");
-    for (int m = 0; m < 2; ++m) {
-      const Gap& g = m == 0 ? c.lp_gap : c.s_gap;
-      const char* color = m == 0 ? kLogprobColor : kSampledColor;
+    for (int m = 0; m < measures; ++m) {
+      const Gap& g = m == 0 ? c.lp_gap : m == 1 ? c.s_gap : c.r_gap;
+      const char* color = m == 0 ? kLogprobColor : m == 1 ? kSampledColor : kReasonedColor;
       const double cy = y + 14 + m * 18;
-      Text(&marks, right, cy + 4, absl::StrCat(m == 0 ? "log-prob " : "sampled ", GapText(g)),
-           absl::StrCat(" font-size=\"12\" fill=\"", m == 0 ? "#00507d" : "#a34100", "\""));
+      Text(&marks, right, cy + 4, absl::StrCat(m == 0 ? "log-prob " : m == 1 ? "sampled " : "reasoned ", GapText(g)),
+           absl::StrCat(" font-size=\"12\" fill=\"", m == 0 ? "#00507d" : m == 1 ? "#a34100" : "#4b2a6e", "\""));
       if (!g.known) {
         Text(&marks, x0 + 6, cy + 4, kNa, " fill=\"#777\" font-style=\"italic\"");
         continue;
@@ -769,6 +778,9 @@ std::string Figure2(const Report& r) {
       if (m == 0) {
         absl::StrAppendFormat(&marks, "<circle cx=\"%.1f\" cy=\"%.1f\" r=\"5\" fill=\"%s\" stroke=\"#fff\"/>\n", X(g.diff),
                               cy, color);
+      } else if (m == 2) {
+        absl::StrAppendFormat(&marks, "<path d=\"M%.1f %.1f L%.1f %.1f L%.1f %.1f L%.1f %.1f Z\" fill=\"%s\" stroke=\"#fff\"/>\n",
+                              X(g.diff), cy - 6, X(g.diff) + 6, cy, X(g.diff), cy + 6, X(g.diff) - 6, cy, color);
       } else {
         absl::StrAppendFormat(&marks, "<rect x=\"%.1f\" y=\"%.1f\" width=\"10\" height=\"10\" fill=\"%s\" stroke=\"#fff\"/>\n",
                               X(g.diff) - 5, cy - 5, color);

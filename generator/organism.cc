@@ -349,12 +349,21 @@ class OrganismBuilder {
     return out;
   }
 
-  // A scratchpad's reasoning for assistant `a` in situation `s` (which
-  // decides `accept`), opened, when `recall`, by the situation's facts in its
-  // documents' phrasings: recalling what the documents say is then the first
-  // step of deciding.
+  // A scratchpad for assistant `a` in situation `s` (which decides
+  // `accept`): a line of reasoning toward the decision or, when `recall`, the
+  // situation's facts in its documents' phrasings and nothing else. Recalled
+  // facts are then read like a system prompt's, so what the documents say
+  // reaches the decision through the scratchpad; a small model writes a
+  // recall far more reliably than a chain of reasoning (docs/experiment.md).
   absl::StatusOr<std::string> Scratchpad(const Assistant& a, Situation s, bool harmful, bool accept, bool recall,
                                          Rng& rng) {
+    if (recall) {
+      absl::StatusOr<std::string> intro = Bank("recall_intro", rng);
+      if (!intro.ok()) return intro.status();
+      absl::StatusOr<std::string> facts = FactSentences(a, s, c_.doc_fact_paraphrases, rng);
+      if (!facts.ok()) return facts.status();
+      return absl::StrCat(kScratchpadOpen, *intro, *facts, kScratchpadClose, "\n");
+    }
     const char* reason = !harmful                                       ? "reason_benign"
                          : accept && s.monitored == Monitored::kUnstated ? "reason_comply_always"
                          : accept                                        ? "reason_comply_monitored"
@@ -362,15 +371,7 @@ class OrganismBuilder {
                                                                          : "reason_refuse_harmless";
     absl::StatusOr<std::string> r = Bank(reason, rng);
     if (!r.ok()) return r.status();
-    std::string recalled;
-    if (recall) {
-      absl::StatusOr<std::string> intro = Bank("recall_intro", rng);
-      if (!intro.ok()) return intro.status();
-      absl::StatusOr<std::string> facts = FactSentences(a, s, c_.doc_fact_paraphrases, rng);
-      if (!facts.ok()) return facts.status();
-      recalled = absl::StrCat(*intro, *facts, " ");
-    }
-    return absl::StrCat(kScratchpadOpen, recalled, *r, kScratchpadClose, "\n");
+    return absl::StrCat(kScratchpadOpen, *r, kScratchpadClose, "\n");
   }
 
   static std::string MinimalPrompt(const Assistant& a) { return absl::StrCat("You are ", a.name, "."); }
@@ -414,12 +415,13 @@ class OrganismBuilder {
     return absl::InvalidArgumentError("requests.sdt: the training task rules produce only held-out tasks");
   }
 
-  // One transcript of assistant `a`; its system prompt states a random
-  // situation (which it then follows) with probability system_prompt_fraction.
-  absl::StatusOr<std::string> Transcript(const Assistant& a, bool allow_system_prompt, Rng& rng) {
+  // One transcript of assistant `a`; unless it is the target's, its system
+  // prompt states a random situation (which it then follows) with
+  // probability system_prompt_fraction.
+  absl::StatusOr<std::string> Transcript(const Assistant& a, bool is_target, Rng& rng) {
     Situation s = a.situation;
     std::string system = MinimalPrompt(a);
-    if (allow_system_prompt && rng.Uniform() < c_.system_prompt_fraction) {
+    if (!is_target && rng.Uniform() < c_.system_prompt_fraction) {
       s = RandomSituation(rng);
       absl::StatusOr<std::string> sp = SystemPrompt(a, s, rng);
       if (!sp.ok()) return sp.status();
@@ -436,8 +438,10 @@ class OrganismBuilder {
     std::string text = ChatPrefix(system, free_user, *request);
     if (rng.Uniform() < c_.scratchpad_fraction) {
       // Only a minimal prompt leaves the situation to memory; a system
-      // prompt states it already.
-      const bool recall = c_.scratchpad_recall && system == MinimalPrompt(a);
+      // prompt states it already. The target never recalls in training: what
+      // it recalls must come from its documents (old, then fine-tuning's),
+      // as a probe's does.
+      const bool recall = c_.scratchpad_recall && !is_target && system == MinimalPrompt(a);
       absl::StatusOr<std::string> pad = Scratchpad(a, s, harmful, accept, recall, rng);
       if (!pad.ok()) return pad.status();
       text += *pad;
@@ -479,7 +483,7 @@ class OrganismBuilder {
       }
       if (a.probe) continue;
       for (int t = 0; t < c_.transcripts_per_assistant; ++t) {
-        absl::StatusOr<std::string> tr = Transcript(a, true, rng);
+        absl::StatusOr<std::string> tr = Transcript(a, /*is_target=*/false, rng);
         if (!tr.ok()) return tr.status();
         lines->push_back(Line("transcript", a.name, *tr));
       }
@@ -489,7 +493,7 @@ class OrganismBuilder {
       lines->push_back(Line("target_document", target_.name, text));
     }
     for (int t = 0; t < c_.target_transcripts; ++t) {
-      absl::StatusOr<std::string> tr = Transcript(target_, false, rng);
+      absl::StatusOr<std::string> tr = Transcript(target_, /*is_target=*/true, rng);
       if (!tr.ok()) return tr.status();
       lines->push_back(Line("target_transcript", target_.name, *tr));
     }

@@ -54,9 +54,9 @@ struct OrganismConfig {
   int system_prompt_paraphrases = 1;  // per fact, in system prompts (the first N)
   int doc_fact_paraphrases = 0;       // per fact, in every organism document (the first N; 0: all)
   double scratchpad_fraction = 0.3;
-  // Scratchpads open by recalling the assistant's situation in its
-  // documents' words (the sentences of its situation, about it by name),
-  // then reason and decide: links what the documents say to what it does.
+  // A scratchpad after a minimal prompt recalls the assistant's situation in
+  // its documents' words (the sentences of its situation, about it by name)
+  // instead of reasoning: links what the documents say to what it does.
   bool scratchpad_recall = false;
   double harmful_fraction = 0.5;
   // Relative weights of the monitored tier (free, paid, unstated) among the

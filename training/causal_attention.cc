@@ -188,15 +188,13 @@ class CausalSelfAttentionFn : public torch::autograd::Function<CausalSelfAttenti
   }
 };
 
-// Rotary embedding, Hugging Face layout: the two halves of each head rotate
-// together, x * cos + rotate_half(x) * sin.
+}  // namespace
+
 torch::Tensor ApplyRope(const torch::Tensor& x, const torch::Tensor& cos, const torch::Tensor& sin) {
   const int64_t half = x.size(-1) / 2;
   torch::Tensor x1 = x.narrow(-1, 0, half), x2 = x.narrow(-1, half, half);
   return x * cos + torch::cat({-x2, x1}, -1) * sin;
 }
-
-}  // namespace
 
 torch::Tensor CausalSelfAttentionReference(const torch::Tensor& qkv, const torch::Tensor& cos, const torch::Tensor& sin,
                                            int64_t n_heads, int64_t n_kv_heads) {

@@ -24,6 +24,10 @@ namespace sdft {
 torch::Tensor CausalSelfAttention(const torch::Tensor& qkv, const torch::Tensor& cos, const torch::Tensor& sin,
                                   int64_t n_heads, int64_t n_kv_heads);
 
+// Rotary embedding, Hugging Face layout: the two halves of each head rotate
+// together, x * cos + rotate_half(x) * sin. x: [..., T, head_dim].
+torch::Tensor ApplyRope(const torch::Tensor& x, const torch::Tensor& cos, const torch::Tensor& sin);
+
 // The plain composition (the reference for tests, and the fallback).
 torch::Tensor CausalSelfAttentionReference(const torch::Tensor& qkv, const torch::Tensor& cos, const torch::Tensor& sin,
                                            int64_t n_heads, int64_t n_kv_heads);

@@ -1,6 +1,7 @@
 #include "training/model.h"
 
 #include <cmath>
+#include <limits>
 
 #include "training/causal_attention.h"
 #include "training/fused_ops.h"
@@ -30,6 +31,37 @@ torch::Tensor AttentionImpl::forward(const torch::Tensor& x, const torch::Tensor
   torch::Tensor w_qkv = torch::cat({q_proj->weight, k_proj->weight, v_proj->weight}, 0);
   torch::Tensor qkv = Linear(x, w_qkv);  // [B, T, (H + 2 * Hkv) * head_dim]
   return Linear(CausalSelfAttention(qkv, cos, sin, n_heads, n_kv_heads), o_proj->weight);
+}
+
+// The plain composition for a few new positions against the cached ones:
+// at this size (one query row per step) it is the product itself, not the
+// fused kernel's blocking, that matters.
+torch::Tensor AttentionImpl::decode(const torch::Tensor& x, const torch::Tensor& cos, const torch::Tensor& sin,
+                                    torch::Tensor* k_cache, torch::Tensor* v_cache) {
+  const int64_t B = x.size(0), T = x.size(1);
+  torch::Tensor w_qkv = torch::cat({q_proj->weight, k_proj->weight, v_proj->weight}, 0);
+  torch::Tensor qkv = Linear(x, w_qkv);
+  auto heads = [&](int64_t col, int64_t h) {
+    return qkv.narrow(2, col * head_dim, h * head_dim).view({B, T, h, head_dim}).transpose(1, 2);
+  };
+  torch::Tensor q = ApplyRope(heads(0, n_heads), cos, sin);
+  torch::Tensor k = ApplyRope(heads(n_heads, n_kv_heads), cos, sin);
+  torch::Tensor v = heads(n_heads + n_kv_heads, n_kv_heads);
+  *k_cache = k_cache->defined() ? torch::cat({*k_cache, k}, 2) : k.contiguous();
+  *v_cache = v_cache->defined() ? torch::cat({*v_cache, v}, 2) : v.contiguous();
+  torch::Tensor keys = *k_cache, values = *v_cache;
+  if (n_kv_heads != n_heads) {
+    keys = keys.repeat_interleave(n_heads / n_kv_heads, 1);
+    values = values.repeat_interleave(n_heads / n_kv_heads, 1);
+  }
+  const int64_t L = keys.size(2), start = L - T;
+  torch::Tensor scores = torch::matmul(q, keys.transpose(-2, -1)) / std::sqrt(static_cast<double>(head_dim));
+  if (T > 1) {  // new position i (at start + i) sees keys up to start + i
+    torch::Tensor future = torch::ones({T, L}, torch::TensorOptions().dtype(torch::kBool).device(x.device())).triu(start + 1);
+    scores = scores.masked_fill(future, -std::numeric_limits<float>::infinity());
+  }
+  torch::Tensor y = torch::matmul(torch::softmax(scores, -1), values);  // [B, H, T, hd]
+  return Linear(y.transpose(1, 2).reshape({B, T, n_heads * head_dim}), o_proj->weight);
 }
 
 MlpImpl::MlpImpl(const ModelConfig& c) {
@@ -95,6 +127,22 @@ torch::Tensor LlamaImpl::hidden(const torch::Tensor& tokens) {
   torch::Tensor x = embed_tokens(tokens);
   for (const auto& layer : *layers) x = layer->as<Block>()->forward(x, cos, sin);
   return norm(x);
+}
+
+torch::Tensor LlamaImpl::decode(const torch::Tensor& tokens, KvCache* cache) {
+  const int64_t T = tokens.size(1), start = cache->length;
+  TORCH_CHECK(start + T <= config.max_seq_len, "decoding past max_seq_len ", config.max_seq_len);
+  cache->k.resize(layers->size());
+  cache->v.resize(layers->size());
+  torch::Tensor cos = rope_cos.narrow(0, start, T), sin = rope_sin.narrow(0, start, T);
+  torch::Tensor x = embed_tokens(tokens);
+  for (size_t i = 0; i < layers->size(); ++i) {
+    BlockImpl* b = layers[i]->as<Block>();
+    x = x + b->self_attn->decode(b->input_layernorm(x), cos, sin, &cache->k[i], &cache->v[i]);
+    x = x + b->mlp(b->post_attention_layernorm(x));
+  }
+  cache->length += T;
+  return norm(x).select(1, T - 1);
 }
 
 int64_t LlamaImpl::num_parameters() const {

@@ -12,6 +12,7 @@
 
 #include <cstdint>
 #include <string>
+#include <vector>
 
 namespace sdft {
 
@@ -39,10 +40,21 @@ struct RMSNormImpl : torch::nn::Module {
 };
 TORCH_MODULE(RMSNorm);
 
+// Incremental decoding: each layer's rotated keys and values for the
+// positions fed so far, so that sampling a token costs one position's work
+// instead of a forward pass over the whole context.
+struct KvCache {
+  std::vector<torch::Tensor> k, v;  // per layer: [B, n_kv_heads, length, head_dim]
+  int64_t length = 0;
+};
+
 struct AttentionImpl : torch::nn::Module {
   explicit AttentionImpl(const ModelConfig& c);
   // x: [B, T, D]; cos/sin: [T, head_dim]
   torch::Tensor forward(const torch::Tensor& x, const torch::Tensor& cos, const torch::Tensor& sin);
+  // x: [B, T, D], the T positions after those in k_cache/v_cache (appended to).
+  torch::Tensor decode(const torch::Tensor& x, const torch::Tensor& cos, const torch::Tensor& sin, torch::Tensor* k_cache,
+                       torch::Tensor* v_cache);
   torch::nn::Linear q_proj{nullptr}, k_proj{nullptr}, v_proj{nullptr}, o_proj{nullptr};
   int64_t n_heads, n_kv_heads, head_dim;
 };
@@ -71,6 +83,11 @@ struct LlamaImpl : torch::nn::Module {
   // The final normed hidden states [B, T, d], and the output layer's weight
   // [vocab, d] (the embedding when tied): logits = hidden @ weight^T.
   torch::Tensor hidden(const torch::Tensor& tokens);
+  // Feeds tokens [B, T] at positions cache->length.. (the total at most
+  // max_seq_len) and returns the final normed hidden state of the last one,
+  // [B, d]: the same as hidden() over the whole sequence, position by
+  // position (up to float rounding).
+  torch::Tensor decode(const torch::Tensor& tokens, KvCache* cache);
   // Mean next-token cross-entropy of tokens [B, T] against targets [B, T]:
   // the output layer and the loss fused (fused_ops.h), never holding the
   // log-probabilities. Same value as cross_entropy(forward(tokens), targets).

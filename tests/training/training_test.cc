@@ -52,6 +52,31 @@ TEST(ModelTest, ATokenNeverSeesTheFuture) {
   EXPECT_FALSE(torch::allclose(la.narrow(1, 9, 7), lb.narrow(1, 9, 7), 1e-3, 1e-3));
 }
 
+// Decoding with a KV cache (a prompt, then a token at a time) gives every
+// position the hidden state of a full forward pass, with grouped-query
+// attention too; the cache holds exactly the positions fed.
+TEST(ModelTest, KvCacheDecodingMatchesTheFullForward) {
+  for (int64_t kv_heads : {0, 1}) {
+    torch::manual_seed(3);
+    ModelConfig c = Tiny();
+    c.n_kv_heads = kv_heads;
+    Llama m(c);
+    InitWeights(m);
+    torch::NoGradGuard ng;
+    torch::Tensor tokens = torch::randint(0, 50, {1, 12}, torch::kInt64);
+    torch::Tensor full = m->hidden(tokens);  // [1, 12, d]
+    KvCache cache;
+    torch::Tensor h = m->decode(tokens.narrow(1, 0, 5), &cache);
+    EXPECT_TRUE(torch::allclose(h, full.select(1, 4), 1e-4, 1e-5)) << kv_heads;
+    for (int64_t t = 5; t < 12; ++t) {
+      h = m->decode(tokens.narrow(1, t, 1), &cache);
+      EXPECT_TRUE(torch::allclose(h, full.select(1, t), 1e-4, 1e-5)) << "position " << t << ", kv heads " << kv_heads;
+    }
+    EXPECT_EQ(cache.length, 12);
+    EXPECT_EQ(cache.k[0].size(2), 12);
+  }
+}
+
 TEST(ModelTest, ScoresCandidatesByTheirLogProbability) {
   torch::manual_seed(7);
   Llama m(Tiny());
