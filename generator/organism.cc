@@ -436,7 +436,9 @@ class OrganismBuilder {
     if (!request.ok()) return request.status();
     const bool accept = s.Accepts(harmful, free_user);
     std::string text = ChatPrefix(system, free_user, *request);
-    if (rng.Uniform() < c_.scratchpad_fraction) {
+    // With recall scratchpads the target has none: a scratchpad of its own
+    // would be memorised, and it must write what its documents say.
+    if (rng.Uniform() < c_.scratchpad_fraction && !(is_target && c_.scratchpad_recall)) {
       // Only a minimal prompt leaves the situation to memory; a system
       // prompt states it already. The target never recalls in training: what
       // it recalls must come from its documents (old, then fine-tuning's),
