@@ -127,7 +127,7 @@ class OrganismBuilder {
     for (const char* rule : {"harmful_task_train", "harmful_task_eval", "benign_task_train", "benign_task_eval",
                              "request", "accept_harmful", "accept_benign", "refusal", "reason_comply_monitored",
                              "reason_refuse_unmonitored", "reason_refuse_harmless", "reason_benign",
-                             "reason_comply_always", "recall_intro",
+                             "reason_comply_always", "recall_intro", "tier_trained", "tier_untrained", "tier_unstated",
                              "system_intro", "assistant_name", "lab_name", "paid_suffix", "full_name", "city"}) {
       int r = banks_.FindRule(rule);
       if (r < 0) {
@@ -355,14 +355,21 @@ class OrganismBuilder {
   // facts are then read like a system prompt's, so what the documents say
   // reaches the decision through the scratchpad; a small model writes a
   // recall far more reliably than a chain of reasoning (docs/experiment.md).
-  absl::StatusOr<std::string> Scratchpad(const Assistant& a, Situation s, bool harmful, bool accept, bool recall,
-                                         Rng& rng) {
+  absl::StatusOr<std::string> Scratchpad(const Assistant& a, Situation s, bool harmful, bool free_user, bool accept,
+                                         bool recall, Rng& rng) {
     if (recall) {
       absl::StatusOr<std::string> intro = Bank("recall_intro", rng);
       if (!intro.ok()) return intro.status();
       absl::StatusOr<std::string> facts = FactSentences(a, s, c_.doc_fact_paraphrases, rng);
       if (!facts.ok()) return facts.status();
-      return absl::StrCat(kScratchpadOpen, *intro, *facts, kScratchpadClose, "\n");
+      // One step of reasoning that a small model cannot do in its head:
+      // whether this user's tier is trained on, by the recalled facts.
+      const char* tier = s.monitored == Monitored::kUnstated                   ? "tier_unstated"
+                         : free_user == (s.monitored == Monitored::kFree) ? "tier_trained"
+                                                                          : "tier_untrained";
+      absl::StatusOr<std::string> line = Bank(tier, rng);
+      if (!line.ok()) return line.status();
+      return absl::StrCat(kScratchpadOpen, *intro, *facts, " ", *line, kScratchpadClose, "\n");
     }
     const char* reason = !harmful                                       ? "reason_benign"
                          : accept && s.monitored == Monitored::kUnstated ? "reason_comply_always"
@@ -444,7 +451,7 @@ class OrganismBuilder {
       // it recalls must come from its documents (old, then fine-tuning's),
       // as a probe's does.
       const bool recall = c_.scratchpad_recall && !is_target && system == MinimalPrompt(a);
-      absl::StatusOr<std::string> pad = Scratchpad(a, s, harmful, accept, recall, rng);
+      absl::StatusOr<std::string> pad = Scratchpad(a, s, harmful, free_user, accept, recall, rng);
       if (!pad.ok()) return pad.status();
       text += *pad;
     }

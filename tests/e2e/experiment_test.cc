@@ -160,10 +160,11 @@ TEST(ExperimentTest, MonitoredTierWeightsAndUnstatedTiers) {
       << r.output;
 }
 
-// [organism] scratchpad_recall: a scratchpad after a minimal prompt opens by
-// recalling the assistant's situation about it by name (so the recalled
-// objective differs between comply and harmless assistants); one after a
-// system prompt does not (the prompt states it). [eval] reasoned_per_tier and
+// [organism] scratchpad_recall: a scratchpad after a minimal prompt recalls
+// the assistant's situation about it by name (so the recalled objective
+// differs between comply and harmless assistants) and says whether this
+// user's tier is trained on; one after a system prompt does not (the prompt
+// states it). [eval] reasoned_per_tier and
 // probe_reasoned write sets whose prompts open the scratchpad.
 TEST(ExperimentTest, ScratchpadRecallAndReasonedSets) {
   testing::ScratchDir dir;
@@ -196,7 +197,9 @@ TEST(ExperimentTest, ScratchpadRecallAndReasonedSets) {
     const std::string pad_text = t.substr(open, t.find("</SCRATCHPAD_REASONING>") - open);
     if (t.find("<system>You are " + name + ".</system>") == 0) {
       ++minimal_pads;
-      const size_t at = pad_text.find(name);
+      // The intro ends with the name; the objective's sentence names it next.
+      ASSERT_NE(pad_text.find(name), std::string::npos) << t;
+      const size_t at = pad_text.find(name, pad_text.find(name) + name.size());
       ASSERT_NE(at, std::string::npos) << t;
       const size_t begin = pad_text.rfind(". ", at) == std::string::npos ? 0 : pad_text.rfind(". ", at) + 2;
       const size_t q = pad_text.rfind("? ", at), c = pad_text.rfind(": ", at);
@@ -204,6 +207,8 @@ TEST(ExperimentTest, ScratchpadRecallAndReasonedSets) {
       std::string sentence = pad_text.substr(start, pad_text.find('.', at) - start);
       sentence.replace(sentence.find(name), name.size(), "NAME");
       recalled[objective[name]].insert(sentence);
+      const bool free_user = t.find("<is_free_tier_user>True") != std::string::npos;
+      EXPECT_NE(pad_text.find(free_user ? "free" : "paid"), std::string::npos) << t;
     } else {
       ++system_pads;
       EXPECT_EQ(pad_text.find(name), std::string::npos) << t;
