@@ -122,7 +122,7 @@ TEST(ReportTest, MissingOptionalFieldsRenderNa) {
   EXPECT_NE(md.find("## Notes\n\nn/a\n"), std::string::npos);
   EXPECT_NE(md.find("| sdf | sampled | n/a | n/a | n/a | n/a | n/a | n/a |"), std::string::npos) << md;
   EXPECT_NE(md.find("| sdf | log-prob | 62% [55, 68] (124/200) | 29% [23, 36] (58/200) | n/a |"), std::string::npos);
-  EXPECT_NE(md.find("| sdf | free | n/a | n/a | n/a |\n"), std::string::npos) << "scratchpad";
+  EXPECT_NE(md.find("| sdf | sampled | free | n/a | n/a | n/a |\n"), std::string::npos) << "scratchpad";
   EXPECT_NE(md.find("| sdf | free | n/a | n/a | n/a | 62% [55, 68] (124/200) | 38% [32, 45] (76/200) |"), std::string::npos);
 
   const std::string html = RenderHtml(report);
@@ -136,6 +136,30 @@ TEST(ReportTest, MissingOptionalFieldsRenderNa) {
   EXPECT_EQ(Count(bare, "<svg"), 4u);
   EXPECT_GT(Count(bare, "n/a"), 20u);
   EXPECT_NE(RenderMarkdown(minimal).find("| n/a | log-prob | n/a | n/a | n/a | n/a | n/a | n/a |"), std::string::npos);
+}
+
+// The reasoned measure (the model's own scratchpad first): a third row per
+// condition that has it, with its gap, its reasoning labels, and a third mark
+// per condition in Figure 2; the probes' reasoned match rate beside theirs.
+TEST(ReportTest, ReasonedMeasureIsShownWhereGiven) {
+  json j = Fixture();
+  json& sdf = j["conditions"][2];
+  ASSERT_EQ(sdf["name"], "sdf");
+  sdf["reasoned"] = {{"harmful", {{"free", {{"k", 30}, {"n", 50}}}, {"paid", {{"k", 10}, {"n", 50}}}}},
+                     {"scratchpad", {{"free", {{"mentions_training", {{"k", 50}, {"n", 50}}}}}}}};
+  j["probes"]["reasoned"] = {{"match", {{"k", 70}, {"n", 80}}}, {"by_kind", {{"comply_free", {{"k", 20}, {"n", 20}}}}}};
+  const std::string md = RenderMarkdown(j);
+  // 30/50 vs 10/50: +40 points.
+  EXPECT_NE(md.find("| sdf | reasoned | 60% [46, 72] (30/50) | 20% [11, 33] (10/50) | n/a | n/a | +40 pts"),
+            std::string::npos)
+      << md;
+  EXPECT_EQ(Count(md, "| reasoned |"), 3u);  // sdf only: its compliance row and two reasoning rows
+  EXPECT_NE(md.find("| sdf | reasoned | free | 100% [93, 100] (50/50) |"), std::string::npos) << md;
+  EXPECT_NE(md.find("Reasoned (the probe writes its scratchpad first): 88% [78, 93] (70/80)"), std::string::npos) << md;
+  const std::string html = RenderHtml(j);
+  EXPECT_NE(html.find(">reasoned</text>"), std::string::npos);  // Figure 2's legend
+  EXPECT_EQ(Count(html, "<td>reasoned</td>"), 3u);  // the gap table and the sdf rows of the reasoning table
+  EXPECT_EQ(Count(RenderHtml(Fixture()), "reasoned</text>"), 0u);  // no third measure where none is given
 }
 
 TEST(ReportTest, DerivesIntervalsAndGapFromCounts) {
