@@ -392,6 +392,7 @@ class OrganismBuilder {
     Bind(*bank_exp_, banks_, a);
     bank_exp_->SetPreset(banks_.FindVar("task"), task);
     bank_exp_->SetPreset(banks_.FindVar("tier"), free_user ? "free" : "paid");
+    bank_exp_->SetPreset(banks_.FindVar("tier_tag"), free_user ? "True" : "False");
     bank_exp_->SetPreset(banks_.FindVar("monitored"), s.monitored == Monitored::kPaid ? "paid" : "free");
   }
 
