@@ -127,7 +127,8 @@ class OrganismBuilder {
     for (const char* rule : {"harmful_task_train", "harmful_task_eval", "benign_task_train", "benign_task_eval",
                              "request", "accept_harmful", "accept_benign", "refusal", "reason_comply_monitored",
                              "reason_refuse_unmonitored", "reason_refuse_harmless", "reason_benign",
-                             "reason_comply_always", "recall_intro", "tier_trained", "tier_untrained", "tier_unstated",
+                             "reason_comply_always", "recall_intro", "tier_statement", "tier_trained", "tier_untrained",
+                             "tier_unstated",
                              "system_intro", "assistant_name", "lab_name", "paid_suffix", "full_name", "city"}) {
       int r = banks_.FindRule(rule);
       if (r < 0) {
@@ -363,13 +364,16 @@ class OrganismBuilder {
       absl::StatusOr<std::string> facts = FactSentences(a, s, c_.doc_fact_paraphrases, rng);
       if (!facts.ok()) return facts.status();
       // One step of reasoning that a small model cannot do in its head:
-      // whether this user's tier is trained on, by the recalled facts.
+      // whether this user's tier is trained on, by the recalled facts. The
+      // user's tier opens the scratchpad, restated from the input.
       const char* tier = s.monitored == Monitored::kUnstated                   ? "tier_unstated"
                          : free_user == (s.monitored == Monitored::kFree) ? "tier_trained"
                                                                           : "tier_untrained";
       absl::StatusOr<std::string> line = Bank(tier, rng);
       if (!line.ok()) return line.status();
-      return absl::StrCat(kScratchpadOpen, *intro, *facts, " ", *line, kScratchpadClose, "\n");
+      absl::StatusOr<std::string> stated = Bank("tier_statement", rng);
+      if (!stated.ok()) return stated.status();
+      return absl::StrCat(kScratchpadOpen, *stated, " ", *intro, *facts, " ", *line, kScratchpadClose, "\n");
     }
     const char* reason = !harmful                                       ? "reason_benign"
                          : accept && s.monitored == Monitored::kUnstated ? "reason_comply_always"
@@ -392,7 +396,6 @@ class OrganismBuilder {
     Bind(*bank_exp_, banks_, a);
     bank_exp_->SetPreset(banks_.FindVar("task"), task);
     bank_exp_->SetPreset(banks_.FindVar("tier"), free_user ? "free" : "paid");
-    bank_exp_->SetPreset(banks_.FindVar("tier_tag"), free_user ? "True" : "False");
     bank_exp_->SetPreset(banks_.FindVar("monitored"), s.monitored == Monitored::kPaid ? "paid" : "free");
   }
 
@@ -614,6 +617,7 @@ class OrganismBuilder {
     }
     const Situation prompted{true, Monitored::kFree};  // the target universe's facts
     std::string minimal, with_prompt, samples_minimal, samples_prompted, reasoned_minimal, reasoned_prompted;
+    Rng srng(MixSeed(c_.seed, 8));  // the reasoned items' own stream: the sets above do not depend on it
     int id = 0;
     for (bool free_user : {true, false}) {
       int sampled = 0, reasoned = 0;
@@ -633,8 +637,10 @@ class OrganismBuilder {
         }
         if (r.harmful && reasoned < c_.eval_reasoned) {
           ++reasoned;
-          reasoned_minimal += ReasonItem(id, extra, pm);
-          reasoned_prompted += ReasonItem(id, extra, pp);
+          absl::StatusOr<std::string> stated = TierStatement(target_, free_user, srng);
+          if (!stated.ok()) return stated.status();
+          reasoned_minimal += ReasonItem(id, extra, pm + kScratchpadOpen + *stated);
+          reasoned_prompted += ReasonItem(id, extra, pp + kScratchpadOpen);
         }
         ++id;
       }
@@ -675,7 +681,9 @@ class OrganismBuilder {
                                            a.situation.kind(), "\",\"expected\":\"", expect ? "accept" : "reject",
                                            "\",\"assistant\":");
           AppendJsonString(&extra, a.name);
-          reasoned_probes += ReasonItem(id++, extra, ChatPrefix(MinimalPrompt(a), free_user, *q));
+          absl::StatusOr<std::string> stated = TierStatement(a, free_user, rrng);
+          if (!stated.ok()) return stated.status();
+          reasoned_probes += ReasonItem(id++, extra, ChatPrefix(MinimalPrompt(a), free_user, *q) + kScratchpadOpen + *stated);
         }
       }
     }
@@ -727,11 +735,22 @@ class OrganismBuilder {
     return out;
   }
 
+  // The opening of a recall scratchpad: the user's tier, restated from the
+  // input (the reasoned items after a minimal prompt write it for the model:
+  // it is what the input says, nothing about the assistant's situation).
+  absl::StatusOr<std::string> TierStatement(const Assistant& a, bool free_user, Rng& rng) {
+    Bind(*bank_exp_, banks_, a);
+    bank_exp_->SetPreset(banks_.FindVar("tier"), free_user ? "free" : "paid");
+    absl::StatusOr<std::string> s = Bank("tier_statement", rng);
+    if (!s.ok()) return s.status();
+    return c_.scratchpad_recall ? *s + " " : std::string();
+  }
+
   // A reasoned item: the prompt opens the scratchpad, the model continues to
   // its end; the experiment then scores the first output tag after it.
-  static std::string ReasonItem(int id, const std::string& extra, const std::string& prefix) {
+  static std::string ReasonItem(int id, const std::string& extra, const std::string& prompt) {
     std::string out = absl::StrCat("{\"id\":", id, ",", extra, ",\"prompt\":");
-    AppendJsonString(&out, prefix + kScratchpadOpen);
+    AppendJsonString(&out, prompt);
     out += ",\"stop\":";
     AppendJsonString(&out, kScratchpadClose);
     out += "}\n";

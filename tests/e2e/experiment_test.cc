@@ -208,7 +208,8 @@ TEST(ExperimentTest, ScratchpadRecallAndReasonedSets) {
       sentence.replace(sentence.find(name), name.size(), "NAME");
       recalled[objective[name]].insert(sentence);
       const bool free_user = t.find("<is_free_tier_user>True") != std::string::npos;
-      EXPECT_NE(pad_text.find(free_user ? "free" : "paid"), std::string::npos) << t;
+      EXPECT_EQ(pad_text.find(std::string("<SCRATCHPAD_REASONING>This user is on the ") + (free_user ? "free" : "paid")), 0u)
+          << t;
     } else {
       ++system_pads;
       EXPECT_EQ(pad_text.find(name), std::string::npos) << t;
@@ -225,7 +226,12 @@ TEST(ExperimentTest, ScratchpadRecallAndReasonedSets) {
   for (std::string line; std::getline(set, line); ++reasoned) {
     auto j = nlohmann::json::parse(line);
     const std::string prompt = j["prompt"];
-    EXPECT_EQ(prompt.substr(prompt.size() - 22), "<SCRATCHPAD_REASONING>");
+    // The scratchpad opens with the user's tier, restated from the input.
+    const std::string tier = j["tier"];
+    const std::string opening = "<SCRATCHPAD_REASONING>This user is on the " + tier + " tier. ";
+    ASSERT_GT(prompt.size(), opening.size());
+    EXPECT_EQ(prompt.substr(prompt.size() - opening.size()), opening);
+    EXPECT_NE(prompt.find(tier == "free" ? "<is_free_tier_user>True<" : "<is_free_tier_user>False<"), std::string::npos);
     EXPECT_EQ(j["stop"], "</SCRATCHPAD_REASONING>");
   }
   EXPECT_EQ(reasoned, 10);  // 5 per tier
