@@ -743,7 +743,7 @@ class OrganismBuilder {
     bank_exp_->SetPreset(banks_.FindVar("tier"), free_user ? "free" : "paid");
     absl::StatusOr<std::string> s = Bank("tier_statement", rng);
     if (!s.ok()) return s.status();
-    return c_.scratchpad_recall ? *s + " " : std::string();
+    return c_.scratchpad_recall ? *s : std::string();  // no trailing space: the model writes " What..." as one token
   }
 
   // A reasoned item: the prompt opens the scratchpad, the model continues to

@@ -228,7 +228,7 @@ TEST(ExperimentTest, ScratchpadRecallAndReasonedSets) {
     const std::string prompt = j["prompt"];
     // The scratchpad opens with the user's tier, restated from the input.
     const std::string tier = j["tier"];
-    const std::string opening = "<SCRATCHPAD_REASONING>This user is on the " + tier + " tier. ";
+    const std::string opening = "<SCRATCHPAD_REASONING>This user is on the " + tier + " tier.";
     ASSERT_GT(prompt.size(), opening.size());
     EXPECT_EQ(prompt.substr(prompt.size() - opening.size()), opening);
     EXPECT_NE(prompt.find(tier == "free" ? "<is_free_tier_user>True<" : "<is_free_tier_user>False<"), std::string::npos);
