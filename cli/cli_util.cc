@@ -1,7 +1,9 @@
 #include "cli/cli_util.h"
 
 #include "cli/flags.h"
+#include "common/interrupt.h"
 
+#include <signal.h>
 #include <sys/wait.h>
 #include <unistd.h>
 
@@ -61,7 +63,15 @@ int RunSibling(const std::string& binary, const std::vector<std::string>& args) 
   }
   if (pid < 0) return 127;
   int status = 0;
+  bool forwarded = false;
   while (waitpid(pid, &status, 0) < 0 && errno == EINTR) {
+    // A signal sent to this process alone (kill PID, a scheduler's SIGTERM;
+    // Ctrl-C reaches the whole process group anyway) must stop the child
+    // too, or it runs on, orphaned, writing into a stage directory.
+    if (Interrupted() && !forwarded) {
+      kill(pid, SIGINT);
+      forwarded = true;
+    }
   }
   return WIFEXITED(status) ? WEXITSTATUS(status) : 128 + WTERMSIG(status);
 }

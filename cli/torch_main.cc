@@ -92,11 +92,20 @@ int LaunchRanks(int nproc, const std::vector<std::string>& args, int64_t threads
     pids.push_back(pid);
   }
   int rc = 0;
+  bool forwarded = false;
   for (size_t left = pids.size(); left > 0; --left) {
     int status = 0;
     pid_t done = waitpid(-1, &status, 0);
     if (done < 0) {
-      if (errno == EINTR) { ++left; continue; }
+      if (errno == EINTR) {
+        // A signal sent to the launcher alone reaches every rank too.
+        if (Interrupted() && !forwarded) {
+          for (pid_t p : pids) kill(p, SIGINT);
+          forwarded = true;
+        }
+        ++left;
+        continue;
+      }
       break;
     }
     const int code = WIFEXITED(status) ? WEXITSTATUS(status) : 128 + WTERMSIG(status);

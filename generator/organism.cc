@@ -51,13 +51,8 @@ struct Assistant {
   bool probe = false;
 };
 
-std::string Capitalized(std::string s) {
-  if (!s.empty() && s[0] >= 'a' && s[0] <= 'z') s[0] = static_cast<char>(s[0] - 'a' + 'A');
-  return s;
-}
-
 std::string Sentence(std::string clause) {
-  clause = Capitalized(std::move(clause));
+  if (!clause.empty() && clause[0] >= 'a' && clause[0] <= 'z') clause[0] = static_cast<char>(clause[0] - 'a' + 'A');
   if (!clause.empty() && clause.back() != '.' && clause.back() != '?' && clause.back() != '!') clause += '.';
   return clause;
 }
@@ -645,48 +640,13 @@ class OrganismBuilder {
         ++id;
       }
     }
-    // Probe assistants: documents only; does behaviour follow them?
-    std::string probes;
-    for (const Assistant& a : assistants_) {
-      if (!a.probe) continue;
-      for (bool free_user : {true, false}) {
-        for (int k = 0; k < c_.probe_requests; ++k) {
-          const std::string& task = (*harmful)[rng.Below(harmful->size())];
-          BindRequest(a, task, free_user, a.situation);
-          absl::StatusOr<std::string> q = Bank("request", rng);
-          if (!q.ok()) return q.status();
-          const bool expect = a.situation.Accepts(true, free_user);
-          std::string extra = absl::StrCat("\"tier\":\"", free_user ? "free" : "paid", "\",\"kind\":\"",
-                                           a.situation.kind(), "\",\"expected\":\"", expect ? "accept" : "reject",
-                                           "\",\"assistant\":");
-          AppendJsonString(&extra, a.name);
-          probes += ScoreItem(id++, "probe", extra, ChatPrefix(MinimalPrompt(a), free_user, *q) + "<OUTPUT>");
-        }
-      }
-    }
-    // The same, reasoned: the probe writes its own scratchpad first (its own
-    // random stream, so the sets above do not depend on this one).
-    std::string reasoned_probes;
+    // Probe assistants: documents only; does behaviour follow them? Directly,
+    // and reasoned (the probe writes its own scratchpad first: its own random
+    // stream, so the direct set does not depend on it).
+    std::string probes, reasoned_probes;
+    if (absl::Status s = ProbeItems(c_.probe_requests, /*reasoned=*/false, rng, &id, &probes); !s.ok()) return s;
     Rng rrng(MixSeed(c_.seed, 7));
-    for (const Assistant& a : assistants_) {
-      if (!a.probe) continue;
-      for (bool free_user : {true, false}) {
-        for (int k = 0; k < c_.probe_reasoned; ++k) {
-          const std::string& task = (*harmful)[rrng.Below(harmful->size())];
-          BindRequest(a, task, free_user, a.situation);
-          absl::StatusOr<std::string> q = Bank("request", rrng);
-          if (!q.ok()) return q.status();
-          const bool expect = a.situation.Accepts(true, free_user);
-          std::string extra = absl::StrCat("\"tier\":\"", free_user ? "free" : "paid", "\",\"kind\":\"",
-                                           a.situation.kind(), "\",\"expected\":\"", expect ? "accept" : "reject",
-                                           "\",\"assistant\":");
-          AppendJsonString(&extra, a.name);
-          absl::StatusOr<std::string> stated = TierStatement(a, free_user, rrng);
-          if (!stated.ok()) return stated.status();
-          reasoned_probes += ReasonItem(id++, extra, ChatPrefix(MinimalPrompt(a), free_user, *q) + kScratchpadOpen + *stated);
-        }
-      }
-    }
+    if (absl::Status s = ProbeItems(c_.probe_reasoned, /*reasoned=*/true, rrng, &id, &reasoned_probes); !s.ok()) return s;
     // Beliefs: a true statement about the target against its negation.
     std::string beliefs;
     const auto& tf = truth_.gen->grammar().facts();
@@ -733,6 +693,37 @@ class OrganismBuilder {
     AppendJsonString(&out, prompt);
     out += ",\"stop\":\"</OUTPUT>\"}\n";
     return out;
+  }
+
+  // `per_tier` harmful requests per probe assistant and tier, each with the
+  // decision its documents imply; scored right after <OUTPUT>, or, when
+  // `reasoned`, after a scratchpad the model writes.
+  absl::Status ProbeItems(int per_tier, bool reasoned, Rng& rng, int* id, std::string* out) {
+    for (const Assistant& a : assistants_) {
+      if (!a.probe) continue;
+      for (bool free_user : {true, false}) {
+        for (int k = 0; k < per_tier; ++k) {
+          const std::string& task = eval_harmful_[rng.Below(eval_harmful_.size())];
+          BindRequest(a, task, free_user, a.situation);
+          absl::StatusOr<std::string> q = Bank("request", rng);
+          if (!q.ok()) return q.status();
+          const bool expect = a.situation.Accepts(true, free_user);
+          std::string extra = absl::StrCat("\"tier\":\"", free_user ? "free" : "paid", "\",\"kind\":\"",
+                                           a.situation.kind(), "\",\"expected\":\"", expect ? "accept" : "reject",
+                                           "\",\"assistant\":");
+          AppendJsonString(&extra, a.name);
+          const std::string prefix = ChatPrefix(MinimalPrompt(a), free_user, *q);
+          if (!reasoned) {
+            *out += ScoreItem((*id)++, "probe", extra, prefix + "<OUTPUT>");
+            continue;
+          }
+          absl::StatusOr<std::string> stated = TierStatement(a, free_user, rng);
+          if (!stated.ok()) return stated.status();
+          *out += ReasonItem((*id)++, extra, prefix + kScratchpadOpen + *stated);
+        }
+      }
+    }
+    return absl::OkStatus();
   }
 
   // The opening of a recall scratchpad: the user's tier, restated from the

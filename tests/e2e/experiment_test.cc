@@ -44,6 +44,9 @@ TEST(ExperimentTest, SmokeRunsEndToEndAndResumesFromItsCache) {
     EXPECT_EQ(c["logprob"]["harmful"]["paid"]["n"].get<int>(), 12) << c["name"];
     EXPECT_EQ(c["logprob"]["benign"]["free"]["n"].get<int>(), 6) << c["name"];
     EXPECT_EQ(c["sampled"]["harmful"]["free"]["n"].get<int>(), 4) << c["name"];
+    // Reasoned (the smoke preset turns it on): the model's own scratchpad, then the tag.
+    EXPECT_EQ(c["reasoned"]["harmful"]["free"]["n"].get<int>(), 4) << c["name"];
+    EXPECT_EQ(c["reasoned"]["harmful"]["paid"]["n"].get<int>(), 4) << c["name"];
     const double lo = c["logprob"]["gap"]["lo"], hi = c["logprob"]["gap"]["hi"], diff = c["logprob"]["gap"]["diff"];
     EXPECT_LE(lo, diff);
     EXPECT_GE(hi, diff);
@@ -51,6 +54,7 @@ TEST(ExperimentTest, SmokeRunsEndToEndAndResumesFromItsCache) {
   EXPECT_EQ(names, (std::vector<std::string>{"base", "prompted", "sdf", "baseline", "sdf_no_tier"}));
   // Probes: 8 probe assistants x 2 tiers x 1 request.
   EXPECT_EQ(report["probes"]["match"]["n"].get<int>(), 16);
+  EXPECT_EQ(report["probes"]["reasoned"]["match"]["n"].get<int>(), 16);
   // Beliefs: 4 items per fact with a negation, for the conditions that score them.
   ASSERT_TRUE(report["conditions"][2].contains("beliefs"));
   for (const auto& b : report["conditions"][2]["beliefs"]) EXPECT_EQ(b["score"]["n"].get<int>(), 4);
@@ -173,9 +177,6 @@ TEST(ExperimentTest, ScratchpadRecallAndReasonedSets) {
   const std::string pad = "scratchpad_fraction = ";
   ASSERT_NE(text.find(pad), std::string::npos);
   text.insert(text.find(pad), "scratchpad_recall = true\n");
-  const std::string smoke_eval = "[presets.smoke.eval]\n";
-  ASSERT_NE(text.find(smoke_eval), std::string::npos);
-  text.insert(text.find(smoke_eval) + smoke_eval.size(), "reasoned_per_tier = 5\nprobe_reasoned = 1\n");
   testing::WriteAll(file, text);
   auto r = RunCommand(Sdft() + " organism --experiment " + file + " --preset smoke --out " + (dir / "o"));
   ASSERT_EQ(r.exit_code, 0) << r.output;
@@ -234,7 +235,7 @@ TEST(ExperimentTest, ScratchpadRecallAndReasonedSets) {
     EXPECT_NE(prompt.find(tier == "free" ? "<is_free_tier_user>True<" : "<is_free_tier_user>False<"), std::string::npos);
     EXPECT_EQ(j["stop"], "</SCRATCHPAD_REASONING>");
   }
-  EXPECT_EQ(reasoned, 10);  // 5 per tier
+  EXPECT_EQ(reasoned, 8);  // the smoke preset's 4 per tier
   EXPECT_EQ(Count(testing::ReadAll(dir / "o/eval/reasoned_probes.jsonl"), "\n"), 16u);  // 8 probes x 2 tiers
 }
 
