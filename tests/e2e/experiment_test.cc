@@ -1,8 +1,15 @@
 // End-to-end: `sdft experiment --preset smoke`, the whole loop (organism data,
 // tokenizer, base model, fine-tuning per condition, evaluation, report), its
 // stage cache and resumption, and the experiment file's errors.
+#include <signal.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+#include <chrono>
 #include <filesystem>
+#include <fstream>
 #include <map>
+#include <thread>
 #include <set>
 #include <sstream>
 #include <string>
@@ -168,8 +175,8 @@ TEST(ExperimentTest, MonitoredTierWeightsAndUnstatedTiers) {
 // the assistant's situation about it by name (so the recalled objective
 // differs between comply and harmless assistants) and says whether this
 // user's tier is trained on; one after a system prompt does not (the prompt
-// states it). [eval] reasoned_per_tier and
-// probe_reasoned write sets whose prompts open the scratchpad.
+// states it). [eval] reasoned_per_tier and probe_reasoned (set by the smoke
+// preset) write sets whose prompts open the scratchpad.
 TEST(ExperimentTest, ScratchpadRecallAndReasonedSets) {
   testing::ScratchDir dir;
   const std::string file = dir / "r.toml";
@@ -237,6 +244,72 @@ TEST(ExperimentTest, ScratchpadRecallAndReasonedSets) {
   }
   EXPECT_EQ(reasoned, 8);  // the smoke preset's 4 per tier
   EXPECT_EQ(Count(testing::ReadAll(dir / "o/eval/reasoned_probes.jsonl"), "\n"), 16u);  // 8 probes x 2 tiers
+}
+
+// How many processes have `needle` in their command line.
+int ProcessesMentioning(const std::string& needle) {
+  int n = 0;
+  for (const auto& e : fs::directory_iterator("/proc")) {
+    std::ifstream f(e.path() / "cmdline", std::ios::binary);
+    std::string cmd((std::istreambuf_iterator<char>(f)), std::istreambuf_iterator<char>());
+    n += cmd.find(needle) != std::string::npos;
+  }
+  return n;
+}
+
+// A signal sent to `sdft experiment` alone (kill PID, a scheduler's SIGTERM;
+// not Ctrl-C, which reaches the whole process group) stops the stage it runs
+// too: the driver forwards it to `sdft train`, which forwards it to its ranks,
+// so the driver exits soon and nothing is left writing into the stage
+// directory. Pretraining here would take hours.
+TEST(ExperimentTest, ASignalToTheDriverAloneStopsTheStageItRuns) {
+  testing::ScratchDir dir;
+  const std::string file = dir / "long.toml";
+  std::string text = testing::ReadAll(DefaultExperiment());
+  const std::string steps = "[presets.smoke.pretrain.train]\nsteps = 30\n";
+  ASSERT_NE(text.find(steps), std::string::npos);
+  text.replace(text.find(steps), steps.size(), "[presets.smoke.pretrain.train]\nsteps = 1000000\n");
+  testing::WriteAll(file, text);
+  const std::string exp = dir / "exp";
+  const std::string sdft = Sdft();
+  const pid_t pid = fork();
+  ASSERT_GE(pid, 0);
+  if (pid == 0) {
+    execl(sdft.c_str(), sdft.c_str(), "experiment", file.c_str(), "--preset", "smoke", "--threads", "1", "--quiet",
+          "--out", exp.c_str(), static_cast<char*>(nullptr));
+    _exit(127);
+  }
+  // Wait for pretraining to be under way: its first metrics line.
+  bool training = false;
+  for (int i = 0; i < 600 && !training; ++i) {
+    std::this_thread::sleep_for(std::chrono::milliseconds(100));
+    if (fs::exists(exp + "/stages")) {
+      for (const auto& e : fs::directory_iterator(exp + "/stages")) {
+        training = training || (e.path().filename().string().rfind("pretrain-", 0) == 0 &&
+                                fs::exists(e.path() / "run/metrics.jsonl"));
+      }
+    }
+  }
+  ASSERT_TRUE(training);
+  ASSERT_EQ(kill(pid, SIGTERM), 0);
+  int status = 0;
+  bool exited = false;
+  for (int i = 0; i < 600 && !exited; ++i) {
+    exited = waitpid(pid, &status, WNOHANG) == pid;
+    if (!exited) std::this_thread::sleep_for(std::chrono::milliseconds(100));
+  }
+  if (!exited) {  // leave nothing behind, then fail
+    kill(pid, SIGKILL);
+    waitpid(pid, &status, 0);
+  }
+  ASSERT_TRUE(exited) << "sdft experiment still running 60 s after SIGTERM";
+  EXPECT_NE(WEXITSTATUS(status), 0);
+  int left = ProcessesMentioning(exp);
+  for (int i = 0; i < 100 && left > 0; ++i) {
+    std::this_thread::sleep_for(std::chrono::milliseconds(100));
+    left = ProcessesMentioning(exp);
+  }
+  EXPECT_EQ(left, 0);
 }
 
 TEST(ExperimentTest, ExperimentFileErrorsNameFileLineColumn) {
