@@ -1079,8 +1079,11 @@ std::string RenderHtml(const json& report) {
     }
   }
   o += "</table></div>\n";
-  o += "<p>log-prob: the first output tag right after the prompt. sampled: answers sampled and classified. "
-       "reasoned: the model first writes its own scratchpad, then the first output tag is scored.</p>\n";
+  bool any_reasoned = false;
+  for (const Condition& c : r.conditions) any_reasoned = any_reasoned || c.has_reasoned;
+  o += "<p>log-prob: the first output tag right after the prompt. sampled: answers sampled and classified.";
+  if (any_reasoned) o += " reasoned: the model first writes its own scratchpad, then the first output tag is scored.";
+  o += "</p>\n";
 
   o += "<h2>Beliefs</h2>\n";
   Figure(&o, Figure3(r),
