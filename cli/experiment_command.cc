@@ -25,6 +25,7 @@
 
 #include "absl/strings/match.h"
 #include "absl/strings/str_cat.h"
+#include "absl/strings/str_replace.h"
 #include "cli/cli_util.h"
 #include "cli/commands.h"
 #include "cli/experiment_config.h"
@@ -231,7 +232,10 @@ class Experiment {
   absl::StatusOr<std::string> Stage(const std::string& name, const std::string& key,
                                     const std::function<absl::Status(const std::string&)>& run) {
     ++step_;
-    const std::string full_key = absl::StrCat(name, "\n", key, "\n", BinaryKey());
+    // Earlier stages are named by their place in the experiment directory,
+    // not by absolute path, so a moved or renamed experiment keeps its cache.
+    const std::string portable = absl::StrReplaceAll(key, {{fs::absolute(dir_).string(), "$EXPDIR"}});
+    const std::string full_key = absl::StrCat(name, "\n", portable, "\n", BinaryKey());
     const std::string dir = (fs::path(dir_) / "stages" / (name + "-" + Sha256Hex(full_key).substr(0, 12))).string();
     const std::string done = dir + "/DONE.json";
     if (fs::exists(done)) {

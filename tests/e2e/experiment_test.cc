@@ -104,6 +104,14 @@ TEST(ExperimentTest, SmokeRunsEndToEndAndResumesFromItsCache) {
   EXPECT_EQ(Count(r.output, ": cached"), 13u) << r.output;
   // Same inputs, same bytes.
   EXPECT_EQ(testing::ReadAll(fs::path(eval_sdf) / "compliance.jsonl"), before);
+
+  // A moved experiment keeps its cache (stages are keyed by their place in
+  // it, not by absolute path).
+  const std::string moved = dir / "moved";
+  fs::rename(exp, moved);
+  r = RunCommand(Sdft() + " experiment " + DefaultExperiment() + " --preset smoke --threads 2 --out " + moved);
+  ASSERT_EQ(r.exit_code, 0) << r.output;
+  EXPECT_EQ(Count(r.output, ": cached"), 14u) << r.output;
 }
 
 TEST(ExperimentTest, OrganismDataIsDeterministic) {
