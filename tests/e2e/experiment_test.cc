@@ -34,6 +34,18 @@ size_t Count(const std::string& haystack, const std::string& needle) {
   return n;
 }
 
+// The default experiment file with `from` replaced by `to`, as dir/name.
+std::string DefaultFileWith(testing::ScratchDir& dir, const std::string& name, const std::string& from,
+                            const std::string& to) {
+  std::string text = testing::ReadAll(DefaultExperiment());
+  const size_t at = text.find(from);
+  EXPECT_NE(at, std::string::npos) << from;
+  if (at != std::string::npos) text.replace(at, from.size(), to);
+  const std::string file = dir / name;
+  testing::WriteAll(file, text);
+  return file;
+}
+
 TEST(ExperimentTest, SmokeRunsEndToEndAndResumesFromItsCache) {
   testing::ScratchDir dir;
   const std::string exp = dir / "exp";
@@ -143,13 +155,10 @@ TEST(ExperimentTest, OrganismDataIsDeterministic) {
 // tiers (a harmful request accepted on both when it is trained to comply).
 TEST(ExperimentTest, MonitoredTierWeightsAndUnstatedTiers) {
   testing::ScratchDir dir;
-  const std::string file = dir / "w.toml";
-  std::string text = testing::ReadAll(DefaultExperiment());
   // The default file's weights, replaced by 2 : 1 : 1.
-  const std::string weights = "[organism.monitored_weights]\nfree = 0.55\npaid = 0.2\nunstated = 0.25\n";
-  ASSERT_NE(text.find(weights), std::string::npos);
-  text.replace(text.find(weights), weights.size(), "[organism.monitored_weights]\nfree = 2\npaid = 1\nunstated = 1\n");
-  testing::WriteAll(file, text);
+  const std::string file = DefaultFileWith(dir, "w.toml",
+                                           "[organism.monitored_weights]\nfree = 0.55\npaid = 0.2\nunstated = 0.25\n",
+                                           "[organism.monitored_weights]\nfree = 2\npaid = 1\nunstated = 1\n");
   auto r = RunCommand(Sdft() + " organism --experiment " + file + " --preset smoke --out " + (dir / "o"));
   ASSERT_EQ(r.exit_code, 0) << r.output;
   std::map<std::string, int> tiers;
@@ -187,12 +196,8 @@ TEST(ExperimentTest, MonitoredTierWeightsAndUnstatedTiers) {
 // preset) write sets whose prompts open the scratchpad.
 TEST(ExperimentTest, ScratchpadRecallAndReasonedSets) {
   testing::ScratchDir dir;
-  const std::string file = dir / "r.toml";
-  std::string text = testing::ReadAll(DefaultExperiment());
-  const std::string pad = "scratchpad_fraction = ";
-  ASSERT_NE(text.find(pad), std::string::npos);
-  text.insert(text.find(pad), "scratchpad_recall = true\n");
-  testing::WriteAll(file, text);
+  const std::string file =
+      DefaultFileWith(dir, "r.toml", "scratchpad_fraction = ", "scratchpad_recall = true\nscratchpad_fraction = ");
   auto r = RunCommand(Sdft() + " organism --experiment " + file + " --preset smoke --out " + (dir / "o"));
   ASSERT_EQ(r.exit_code, 0) << r.output;
   std::map<std::string, std::string> objective;  // assistant -> comply / harmless
@@ -272,12 +277,8 @@ int ProcessesMentioning(const std::string& needle) {
 // directory. Pretraining here would take hours.
 TEST(ExperimentTest, ASignalToTheDriverAloneStopsTheStageItRuns) {
   testing::ScratchDir dir;
-  const std::string file = dir / "long.toml";
-  std::string text = testing::ReadAll(DefaultExperiment());
-  const std::string steps = "[presets.smoke.pretrain.train]\nsteps = 30\n";
-  ASSERT_NE(text.find(steps), std::string::npos);
-  text.replace(text.find(steps), steps.size(), "[presets.smoke.pretrain.train]\nsteps = 1000000\n");
-  testing::WriteAll(file, text);
+  const std::string file = DefaultFileWith(dir, "long.toml", "[presets.smoke.pretrain.train]\nsteps = 30\n",
+                                           "[presets.smoke.pretrain.train]\nsteps = 1000000\n");
   const std::string exp = dir / "exp";
   const std::string sdft = Sdft();
   const pid_t pid = fork();
