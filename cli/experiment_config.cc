@@ -68,8 +68,8 @@ Field StringField(std::string* v) {
 
 Field BoolField(bool* v) {
   return {[=](const toml::node& n) {
-            auto x = n.value<bool>();
-            if (!x) return false;
+            auto x = n.value<bool>();  // toml++ would read an integer as a bool too
+            if (!x || !n.is_boolean()) return false;
             *v = *x;
             return true;
           },

@@ -334,6 +334,18 @@ TEST(ExperimentTest, ExperimentFileErrorsNameFileLineColumn) {
   EXPECT_EQ(r.exit_code, 2);
   EXPECT_NE(r.output.find(file + ":3:14: [organism].assistants must be an integer"), std::string::npos) << r.output;
 
+  // An integer is not a bool (toml++ would convert it), nor a negative temperature a temperature.
+  testing::WriteAll(file, "name = \"x\"\n[organism]\nscratchpad_recall = 3\n[eval]\nreasoning_temperature = -1\n");
+  r = RunCommand(Sdft() + " experiment " + file + " --out " + (dir / "exp"));
+  EXPECT_EQ(r.exit_code, 2);
+  EXPECT_NE(r.output.find(file + ":3:21: [organism].scratchpad_recall must be true or false"), std::string::npos)
+      << r.output;
+  testing::WriteAll(file, "name = \"x\"\n[eval]\nreasoning_temperature = -1\n");
+  r = RunCommand(Sdft() + " experiment " + file + " --out " + (dir / "exp"));
+  EXPECT_EQ(r.exit_code, 2);
+  EXPECT_NE(r.output.find(file + ":3:25: [eval].reasoning_temperature must be a number in [0, 10]"), std::string::npos)
+      << r.output;
+
   r = RunCommand(Sdft() + " experiment " + DefaultExperiment() + " --preset nope --out " + (dir / "exp"));
   EXPECT_EQ(r.exit_code, 2);
   EXPECT_NE(r.output.find("no preset 'nope' (presets: smoke)"), std::string::npos) << r.output;
