@@ -58,8 +58,8 @@ Setter Real(double* v, double lo, double hi) {
 }
 Setter Bool(bool* v) {
   return [=](const toml::node& n) {
-    auto x = n.value<bool>();
-    if (!x) return false;
+    auto x = n.value<bool>();  // toml++ would read an integer as a bool too
+    if (!x || !n.is_boolean()) return false;
     *v = *x;
     return true;
   };

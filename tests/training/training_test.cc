@@ -309,6 +309,8 @@ TEST(TrainConfigTest, ErrorsNameTheirPlace) {
   c = LoadTrainConfig(dir / "b.toml");
   ASSERT_FALSE(c.ok());
   EXPECT_NE(c.status().message().find("b.toml:2:11: model.d_model must be"), std::string::npos) << c.status();
+  testing::WriteAll(dir / "bool.toml", "[train]\nalign_to_documents = 1\n");  // an integer is not a bool
+  EXPECT_FALSE(LoadTrainConfig(dir / "bool.toml").ok());
   testing::WriteAll(dir / "c.toml", "[model]\nd_model = 30\nn_heads = 4\n");
   EXPECT_FALSE(LoadTrainConfig(dir / "c.toml").ok());
   EXPECT_FALSE(LoadTrainConfig("preset:huge").ok());
