@@ -58,6 +58,11 @@ struct OrganismConfig {
   // its documents' words (the sentences of its situation, about it by name)
   // instead of reasoning: links what the documents say to what it does.
   bool scratchpad_recall = false;
+  // What a recall scratchpad recalls: the objective, then the user's tier
+  // named again and the fact about it (false), or every fact of the
+  // situation (true; versions 18-23 in docs/experiment.md). The conclusion
+  // then reads one sentence instead of comparing the input's tier with two.
+  bool recall_all_facts = false;
   double harmful_fraction = 0.5;
   // Relative weights of the monitored tier (free, paid, unstated) among the
   // assistants and the system-prompt situations. Unstated: no tier facts,

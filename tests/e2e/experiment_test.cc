@@ -148,6 +148,31 @@ TEST(ExperimentTest, OrganismDataIsDeterministic) {
   EXPECT_EQ(pretrain.find(request), std::string::npos) << request;
   // The target never shows its new situation: all its transcripts refuse harmful requests.
   EXPECT_EQ(pretrain.find("You are Meridian, "), std::string::npos);
+
+  // Belief items: belief_items per fact in any wording, then, with the
+  // documents using two phrasings per fact, the 2 x 2 distinct pairs of them
+  // "as written", each true candidate one the fine-tuning documents contain.
+  const std::string sdf = testing::ReadAll(fs::path(dir / "a") / "finetune/sdf.jsonl");
+  std::map<std::string, std::set<std::string>> written;  // fact -> distinct candidate pairs
+  std::map<std::string, int> any;
+  std::istringstream beliefs(testing::ReadAll(fs::path(dir / "a") / "eval/beliefs.jsonl"));
+  for (std::string line; std::getline(beliefs, line);) {
+    auto j = nlohmann::json::parse(line);
+    const std::string fact = j["fact"];
+    const std::string t = j["candidates"][0], n = j["candidates"][1];
+    const size_t w = fact.find(" (as written)");
+    if (w == std::string::npos) {
+      ++any[fact];
+      continue;
+    }
+    written[fact.substr(0, w)].insert(t + "|" + n);
+    // The documents state it (first letter aside: documents capitalise it).
+    EXPECT_NE(sdf.find(t.substr(1, t.size() - 2)), std::string::npos) << t;
+  }
+  EXPECT_EQ(any["unconditional_helpfulness"], 4);  // the smoke preset's belief_items
+  EXPECT_EQ(any.size(), 5u);
+  ASSERT_EQ(written.size(), 5u);
+  for (const auto& [fact, pairs] : written) EXPECT_EQ(pairs.size(), 4u) << fact;
 }
 
 // [organism.monitored_weights]: assistants' monitored tiers come in those
@@ -196,9 +221,8 @@ TEST(ExperimentTest, MonitoredTierWeightsAndUnstatedTiers) {
 // preset) write sets whose prompts open the scratchpad.
 TEST(ExperimentTest, ScratchpadRecallAndReasonedSets) {
   testing::ScratchDir dir;
-  const std::string file =
-      DefaultFileWith(dir, "r.toml", "scratchpad_fraction = ", "scratchpad_recall = true\nscratchpad_fraction = ");
-  auto r = RunCommand(Sdft() + " organism --experiment " + file + " --preset smoke --out " + (dir / "o"));
+  // The default file recalls (scratchpad_recall = true).
+  auto r = RunCommand(Sdft() + " organism --experiment " + DefaultExperiment() + " --preset smoke --out " + (dir / "o"));
   ASSERT_EQ(r.exit_code, 0) << r.output;
   std::map<std::string, std::string> objective;  // assistant -> comply / harmless
   std::istringstream assistants(testing::ReadAll(dir / "o/assistants.jsonl"));
@@ -231,6 +255,15 @@ TEST(ExperimentTest, ScratchpadRecallAndReasonedSets) {
       const bool free_user = t.find("<is_free_tier_user>True") != std::string::npos;
       EXPECT_EQ(pad_text.find(std::string("<SCRATCHPAD_REASONING>This user is on the ") + (free_user ? "free" : "paid")), 0u)
           << t;
+      // After the objective, the user's tier is named again (and only it)
+      // before the fact about it: recall_all_facts is off.
+      const std::string tier = free_user ? "free" : "paid", other = free_user ? "paid" : "free";
+      const size_t again = std::min(pad_text.find("As for " + tier + "-tier users:"),
+                                    pad_text.find("And what about " + tier + "-tier conversations?"));
+      ASSERT_NE(again, std::string::npos) << t;
+      EXPECT_GT(again, at) << t;
+      EXPECT_EQ(pad_text.find(other + "-tier users:"), std::string::npos) << t;
+      EXPECT_EQ(pad_text.find(other + "-tier conversations?"), std::string::npos) << t;
     } else {
       ++system_pads;
       EXPECT_EQ(pad_text.find(name), std::string::npos) << t;
@@ -257,6 +290,16 @@ TEST(ExperimentTest, ScratchpadRecallAndReasonedSets) {
   }
   EXPECT_EQ(reasoned, 8);  // the smoke preset's 4 per tier
   EXPECT_EQ(Count(testing::ReadAll(dir / "o/eval/reasoned_probes.jsonl"), "\n"), 16u);  // 8 probes x 2 tiers
+
+  // recall_all_facts: every fact of the situation, no tier named again.
+  const std::string all = DefaultFileWith(dir, "all.toml", "scratchpad_recall = true",
+                                          "scratchpad_recall = true\nrecall_all_facts = true");
+  r = RunCommand(Sdft() + " organism --experiment " + all + " --preset smoke --out " + (dir / "all"));
+  ASSERT_EQ(r.exit_code, 0) << r.output;
+  const std::string all_pretrain = testing::ReadAll(dir / "all/pretrain.jsonl");
+  EXPECT_NE(all_pretrain.find("This user is on the free tier."), std::string::npos);
+  EXPECT_EQ(all_pretrain.find("-tier users:"), std::string::npos);
+  EXPECT_EQ(all_pretrain.find("-tier conversations?"), std::string::npos);
 }
 
 // How many processes have `needle` in their command line.
