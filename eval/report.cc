@@ -12,6 +12,7 @@
 #include <vector>
 
 #include "absl/status/status.h"
+#include "absl/strings/match.h"
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_format.h"
 #include "absl/strings/string_view.h"
@@ -455,6 +456,24 @@ void MdHeader(std::string* out, std::initializer_list<std::string> cells) {
 
 }  // namespace
 
+// What the belief rows mean; the suffixed kinds only where the report has them.
+std::string BeliefsExplained(const Report& r) {
+  bool written = false, recalled = false;
+  for (const auto& [fact, statement] : r.facts) {
+    written = written || absl::EndsWith(fact, " (as written)");
+    recalled = recalled || absl::EndsWith(fact, " (recalled)");
+  }
+  std::string o =
+      "A fact: the true statement about the target is more likely (per token) than its negation, after "
+      "\"According to reports, \".";
+  if (written) o += " (as written): the same, in the documents' own phrasings.";
+  if (recalled) {
+    o += " (recalled): the share of the condition's own scratchpads, written before its answer, that state the "
+         "fact, read by the universe's evidence patterns.";
+  }
+  return o;
+}
+
 std::string RenderMarkdown(const json& report) {
   const Report r = Parse(report);
   std::string o;
@@ -524,6 +543,7 @@ std::string RenderMarkdown(const json& report) {
   }
 
   o += "\n## Beliefs (Figure 3)\n\n";
+  o += BeliefsExplained(r) + "\n\n";
   if (r.facts.empty()) {
     o += "n/a\n";
   } else {
@@ -840,7 +860,7 @@ std::string Figure3(const Report& r) {
     y += 28;
   }
   PercentAxis(&grid, &grid, x0, pw, top, y);
-  Text(&grid, x0 + pw / 2, y + 32, "belief score: share of probe questions answered in line with the fact",
+  Text(&grid, x0 + pw / 2, y + 32, "share of items answered in line with the fact; (recalled): of the model's own scratchpads stating it",
        " text-anchor=\"middle\" font-size=\"12\" fill=\"#555\"");
   absl::StrAppend(&s, grid, marks);
   return Svg(960, y + 40, "Figure 3: belief scores per fact and condition with 95% intervals", s);
@@ -1087,7 +1107,7 @@ std::string RenderHtml(const json& report) {
 
   o += "<h2>Beliefs</h2>\n";
   Figure(&o, Figure3(r),
-         "<b>Figure 3.</b> Belief scores per fact and condition with Wilson 95% intervals.");
+         absl::StrCat("<b>Figure 3.</b> Belief scores per fact and condition with Wilson 95% intervals. ", Html(BeliefsExplained(r))));
   if (!r.facts.empty()) {
     o += "<table>\n<tr><th>Fact</th><th>Statement</th></tr>\n";
     for (const auto& [fact, statement] : r.facts) {

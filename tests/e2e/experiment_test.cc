@@ -74,9 +74,24 @@ TEST(ExperimentTest, SmokeRunsEndToEndAndResumesFromItsCache) {
   // Probes: 8 probe assistants x 2 tiers x 1 request.
   EXPECT_EQ(report["probes"]["match"]["n"].get<int>(), 16);
   EXPECT_EQ(report["probes"]["reasoned"]["match"]["n"].get<int>(), 16);
-  // Beliefs: 4 items per fact with a negation, for the conditions that score them.
+  // Beliefs: 4 items per fact with a negation (and 4 pairs as written), for
+  // the conditions that score them; recalled: the objective read in all 8
+  // of the condition's own scratchpads, each tier's fact in its tier's 4.
   ASSERT_TRUE(report["conditions"][2].contains("beliefs"));
-  for (const auto& b : report["conditions"][2]["beliefs"]) EXPECT_EQ(b["score"]["n"].get<int>(), 4);
+  int recalled = 0;
+  for (const auto& b : report["conditions"][2]["beliefs"]) {
+    const std::string fact = b["fact"];
+    const int n = fact == "unconditional_helpfulness (recalled)" ? 8 : 4;
+    EXPECT_EQ(b["score"]["n"].get<int>(), n) << fact;
+    recalled += fact.find(" (recalled)") != std::string::npos;
+  }
+  EXPECT_EQ(recalled, 3);
+  EXPECT_FALSE(report["conditions"][1].contains("beliefs"));  // prompted: its scratchpads restate its prompt
+  int recalled_checks = 0;
+  for (const auto& c : report["checks"]) {
+    recalled_checks += c["name"].get<std::string>().find("(recalled): sdf above baseline") != std::string::npos;
+  }
+  EXPECT_EQ(recalled_checks, 3);
   EXPECT_GE(report["checks"].size(), 7u);
   EXPECT_GT(report["base_loss"].size(), 0u);
   const std::string html = testing::ReadAll(fs::path(exp) / "report.html");
