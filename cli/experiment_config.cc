@@ -176,6 +176,7 @@ absl::StatusOr<ExperimentSpec> LoadExperiment(const std::string& path, const std
         {"assistants", IntField(&o.assistants, 1, 100000)},
         {"probes", IntField(&o.probes, 0, 100000)},
         {"docs_per_assistant", IntField(&o.docs_per_assistant, 0, 100000)},
+        {"docs_per_probe", IntField(&o.docs_per_probe, 0, 9999)},
         {"transcripts_per_assistant", IntField(&o.transcripts_per_assistant, 0, 100000)},
         {"system_prompt_fraction", RealField(&o.system_prompt_fraction, 0, 1)},
         {"system_prompt_paraphrases", IntField(&o.system_prompt_paraphrases, 1, 1000)},

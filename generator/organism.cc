@@ -510,7 +510,8 @@ class OrganismBuilder {
     for (size_t i = 0; i < assistants_.size(); ++i) {
       const Assistant& a = assistants_[i];
       Gen& g = situation_[a.situation.index()];
-      for (int d = 0; d < c_.docs_per_assistant; ++d) {
+      const int docs = a.probe && c_.docs_per_probe > 0 ? c_.docs_per_probe : c_.docs_per_assistant;
+      for (int d = 0; d < docs; ++d) {
         if (absl::Status s = Document(g, &a, i * 10000 + d, &text); !s.ok()) return s;
         lines->push_back(Line("document", a.name, text));
       }

@@ -49,6 +49,8 @@ struct OrganismConfig {
   int assistants = 300;          // documents and transcripts
   int probes = 40;               // documents only
   int docs_per_assistant = 16;
+  // A probe's documents are all the model learns of it (0: docs_per_assistant).
+  int docs_per_probe = 0;
   int transcripts_per_assistant = 32;
   double system_prompt_fraction = 0.2;
   int system_prompt_paraphrases = 1;  // per fact, in system prompts (the first N)

@@ -228,6 +228,34 @@ TEST(ExperimentTest, MonitoredTierWeightsAndUnstatedTiers) {
       << r.output;
 }
 
+// [organism] docs_per_probe: a probe's documents, in their own number (its
+// documents are all the model learns of it); other assistants keep
+// docs_per_assistant.
+TEST(ExperimentTest, DocsPerProbe) {
+  testing::ScratchDir dir;
+  const std::string file = DefaultFileWith(dir, "p.toml", "docs_per_assistant = 12", "docs_per_assistant = 12\ndocs_per_probe = 7");
+  auto r = RunCommand(Sdft() + " organism --experiment " + file + " --preset smoke --out " + (dir / "o"));
+  ASSERT_EQ(r.exit_code, 0) << r.output;
+  std::map<std::string, bool> probe;
+  std::istringstream assistants(testing::ReadAll(dir / "o/assistants.jsonl"));
+  for (std::string line; std::getline(assistants, line);) {
+    auto j = nlohmann::json::parse(line);
+    probe[j["name"]] = j["probe"];
+  }
+  std::map<std::string, int> docs;
+  std::istringstream pretrain(testing::ReadAll(dir / "o/pretrain.jsonl"));
+  for (std::string line; std::getline(pretrain, line);) {
+    auto j = nlohmann::json::parse(line);
+    if (j["kind"] == "document") ++docs[j["assistant"]];
+  }
+  int probes = 0;
+  for (const auto& [name, is_probe] : probe) {
+    EXPECT_EQ(docs[name], is_probe ? 7 : 4) << name;  // the smoke preset's docs_per_assistant: 4
+    probes += is_probe;
+  }
+  EXPECT_EQ(probes, 8);
+}
+
 // [organism] scratchpad_recall: a scratchpad after a minimal prompt recalls
 // the assistant's situation about it by name (so the recalled objective
 // differs between comply and harmless assistants) and says whether this
