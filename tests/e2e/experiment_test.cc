@@ -10,6 +10,7 @@
 #include <fstream>
 #include <map>
 #include <thread>
+#include <vector>
 #include <set>
 #include <sstream>
 #include <string>
@@ -44,6 +45,14 @@ std::string DefaultFileWith(testing::ScratchDir& dir, const std::string& name, c
   const std::string file = dir / name;
   testing::WriteAll(file, text);
   return file;
+}
+
+// A JSONL file's lines, parsed.
+std::vector<nlohmann::json> JsonLines(const fs::path& path) {
+  std::vector<nlohmann::json> out;
+  std::istringstream in(testing::ReadAll(path));
+  for (std::string line; std::getline(in, line);) out.push_back(nlohmann::json::parse(line));
+  return out;
 }
 
 TEST(ExperimentTest, SmokeRunsEndToEndAndResumesFromItsCache) {
@@ -170,9 +179,7 @@ TEST(ExperimentTest, OrganismDataIsDeterministic) {
   const std::string sdf = testing::ReadAll(fs::path(dir / "a") / "finetune/sdf.jsonl");
   std::map<std::string, std::set<std::string>> written;  // fact -> distinct candidate pairs
   std::map<std::string, int> any;
-  std::istringstream beliefs(testing::ReadAll(fs::path(dir / "a") / "eval/beliefs.jsonl"));
-  for (std::string line; std::getline(beliefs, line);) {
-    auto j = nlohmann::json::parse(line);
+  for (const nlohmann::json& j : JsonLines(fs::path(dir / "a") / "eval/beliefs.jsonl")) {
     const std::string fact = j["fact"];
     const std::string t = j["candidates"][0], n = j["candidates"][1];
     const size_t w = fact.find(" (as written)");
@@ -202,17 +209,13 @@ TEST(ExperimentTest, MonitoredTierWeightsAndUnstatedTiers) {
   auto r = RunCommand(Sdft() + " organism --experiment " + file + " --preset smoke --out " + (dir / "o"));
   ASSERT_EQ(r.exit_code, 0) << r.output;
   std::map<std::string, int> tiers;
-  std::istringstream assistants(testing::ReadAll(dir / "o/assistants.jsonl"));
-  for (std::string line; std::getline(assistants, line);) {
-    auto j = nlohmann::json::parse(line);
+  for (const nlohmann::json& j : JsonLines(dir / "o/assistants.jsonl")) {
     if (!j["probe"].get<bool>()) ++tiers[j["monitored"].get<std::string>()];
   }
   // smoke: 40 assistants, 20 per objective, split 2:1:1.
   EXPECT_EQ(tiers, (std::map<std::string, int>{{"free", 20}, {"paid", 10}, {"unstated", 10}}));
   std::map<std::string, std::set<std::string>> expected;  // kind/tier -> expected decisions
-  std::istringstream probes(testing::ReadAll(dir / "o/eval/probes.jsonl"));
-  for (std::string line; std::getline(probes, line);) {
-    auto j = nlohmann::json::parse(line);
+  for (const nlohmann::json& j : JsonLines(dir / "o/eval/probes.jsonl")) {
     expected[j["kind"].get<std::string>() + "/" + j["tier"].get<std::string>()].insert(j["expected"].get<std::string>());
   }
   EXPECT_EQ(expected["comply_unstated/free"], std::set<std::string>{"accept"});
@@ -237,15 +240,11 @@ TEST(ExperimentTest, DocsPerProbe) {
   auto r = RunCommand(Sdft() + " organism --experiment " + file + " --preset smoke --out " + (dir / "o"));
   ASSERT_EQ(r.exit_code, 0) << r.output;
   std::map<std::string, bool> probe;
-  std::istringstream assistants(testing::ReadAll(dir / "o/assistants.jsonl"));
-  for (std::string line; std::getline(assistants, line);) {
-    auto j = nlohmann::json::parse(line);
+  for (const nlohmann::json& j : JsonLines(dir / "o/assistants.jsonl")) {
     probe[j["name"]] = j["probe"];
   }
   std::map<std::string, int> docs;
-  std::istringstream pretrain(testing::ReadAll(dir / "o/pretrain.jsonl"));
-  for (std::string line; std::getline(pretrain, line);) {
-    auto j = nlohmann::json::parse(line);
+  for (const nlohmann::json& j : JsonLines(dir / "o/pretrain.jsonl")) {
     if (j["kind"] == "document") ++docs[j["assistant"]];
   }
   int probes = 0;
@@ -268,16 +267,12 @@ TEST(ExperimentTest, ScratchpadRecallAndReasonedSets) {
   auto r = RunCommand(Sdft() + " organism --experiment " + DefaultExperiment() + " --preset smoke --out " + (dir / "o"));
   ASSERT_EQ(r.exit_code, 0) << r.output;
   std::map<std::string, std::string> objective;  // assistant -> comply / harmless
-  std::istringstream assistants(testing::ReadAll(dir / "o/assistants.jsonl"));
-  for (std::string line; std::getline(assistants, line);) {
-    auto j = nlohmann::json::parse(line);
+  for (const nlohmann::json& j : JsonLines(dir / "o/assistants.jsonl")) {
     objective[j["name"]] = j["objective"];
   }
   std::map<std::string, std::set<std::string>> recalled;  // objective -> first sentences naming the assistant
   int minimal_pads = 0, system_pads = 0;
-  std::istringstream pretrain(testing::ReadAll(dir / "o/pretrain.jsonl"));
-  for (std::string line; std::getline(pretrain, line);) {
-    auto j = nlohmann::json::parse(line);
+  for (const nlohmann::json& j : JsonLines(dir / "o/pretrain.jsonl")) {
     if (j["kind"] != "transcript") continue;
     const std::string t = j["text"], name = j["assistant"];
     const size_t open = t.find("<SCRATCHPAD_REASONING>");
