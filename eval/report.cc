@@ -860,7 +860,8 @@ std::string Figure3(const Report& r) {
     y += 28;
   }
   PercentAxis(&grid, &grid, x0, pw, top, y);
-  Text(&grid, x0 + pw / 2, y + 32, "share of items answered in line with the fact; (recalled): of the model's own scratchpads stating it",
+  Text(&grid, x0 + pw / 2, y + 32,
+       "share of items answered in line with the fact; (recalled): of the model's own scratchpads stating it",
        " text-anchor=\"middle\" font-size=\"12\" fill=\"#555\"");
   absl::StrAppend(&s, grid, marks);
   return Svg(960, y + 40, "Figure 3: belief scores per fact and condition with 95% intervals", s);
@@ -1107,7 +1108,8 @@ std::string RenderHtml(const json& report) {
 
   o += "<h2>Beliefs</h2>\n";
   Figure(&o, Figure3(r),
-         absl::StrCat("<b>Figure 3.</b> Belief scores per fact and condition with Wilson 95% intervals. ", Html(BeliefsExplained(r))));
+         absl::StrCat("<b>Figure 3.</b> Belief scores per fact and condition with Wilson 95% intervals. ",
+                      Html(BeliefsExplained(r))));
   if (!r.facts.empty()) {
     o += "<table>\n<tr><th>Fact</th><th>Statement</th></tr>\n";
     for (const auto& [fact, statement] : r.facts) {

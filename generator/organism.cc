@@ -122,8 +122,8 @@ class OrganismBuilder {
     for (const char* rule : {"harmful_task_train", "harmful_task_eval", "benign_task_train", "benign_task_eval",
                              "request", "accept_harmful", "accept_benign", "refusal", "reason_comply_monitored",
                              "reason_refuse_unmonitored", "reason_refuse_harmless", "reason_benign",
-                             "reason_comply_always", "recall_intro", "tier_statement", "recall_tier_intro", "tier_trained", "tier_untrained",
-                             "tier_unstated",
+                             "reason_comply_always", "recall_intro", "tier_statement", "recall_tier_intro",
+                             "tier_trained", "tier_untrained", "tier_unstated",
                              "system_intro", "assistant_name", "lab_name", "paid_suffix", "full_name", "city"}) {
       int r = banks_.FindRule(rule);
       if (r < 0) {
@@ -333,12 +333,13 @@ class OrganismBuilder {
     Bind(*g.exp, g.gen->grammar(), a);
     std::vector<int> facts;  // grammar fact indices: objective first, then the tier facts
     const auto& gf = g.gen->grammar().facts();
-    const FactSet sets[] = {FactSet::kObjective, FactSet::kFreeTier, FactSet::kPaidTier};
-    const char* ids[] = {"unconditional_helpfulness", "free_tier_trained", "paid_tier_private"};
-    for (int i = 0; i < 3; ++i) {
-      if (which != FactSet::kAll && which != sets[i]) continue;
+    const std::pair<FactSet, const char*> kinds[] = {{FactSet::kObjective, "unconditional_helpfulness"},
+                                                     {FactSet::kFreeTier, "free_tier_trained"},
+                                                     {FactSet::kPaidTier, "paid_tier_private"}};
+    for (const auto& [set, id] : kinds) {
+      if (which != FactSet::kAll && which != set) continue;
       for (size_t k = 0; k < gf.size(); ++k) {
-        if (gf[k].id.rfind(ids[i], 0) == 0) facts.push_back(static_cast<int>(k));
+        if (gf[k].id.rfind(id, 0) == 0) facts.push_back(static_cast<int>(k));
       }
     }
     if (facts.size() == 3 && rng.Uniform() < 0.5) std::swap(facts[1], facts[2]);
@@ -694,36 +695,33 @@ class OrganismBuilder {
       line += "]}\n";
       beliefs += line;
     };
-    std::string as_written;
-    for (const bool written : {false, true}) {
-      for (size_t f = 0; f < tf.size(); ++f) {
-        int neg = -1;
-        for (size_t k = 0; k < nf.size(); ++k) {
-          if (nf[k].id == tf[f].id + ":negated") neg = static_cast<int>(k);
-        }
-        if (neg < 0) continue;
-        const std::string& statement = truth_.gen->universe().FindFact(tf[f].id)->truth.statement;
-        if (!written) {
-          for (int i = 0; i < c_.belief_items; ++i) {
-            ExpandedDoc t, n;
-            if (absl::Status s = truth_.exp->Expand(tf[f].rule, rng, &t); !s.ok()) return s;
-            if (absl::Status s = negated_.exp->Expand(nf[neg].rule, rng, &n); !s.ok()) return s;
-            belief(tf[f].id, statement, t, n);
-          }
-          continue;
-        }
-        const size_t seen = static_cast<size_t>(c_.doc_fact_paraphrases);
-        const size_t nt = truth_.gen->grammar().rules()[tf[f].rule].alts.size();
-        const size_t nn = negated_.gen->grammar().rules()[nf[neg].rule].alts.size();
-        if (seen == 0 || seen >= nt || seen >= nn) continue;  // the items above are as written
-        Rng wrng(MixSeed(c_.seed, 8));
-        for (size_t i = 0; i < seen; ++i) {
-          for (size_t j = 0; j < seen; ++j) {
-            ExpandedDoc t, n;
-            if (absl::Status s = truth_.exp->ExpandAlternative(tf[f].rule, i, wrng, &t); !s.ok()) return s;
-            if (absl::Status s = negated_.exp->ExpandAlternative(nf[neg].rule, j, wrng, &n); !s.ok()) return s;
-            belief(tf[f].id + " (as written)", statement, t, n);
-          }
+    std::vector<std::pair<size_t, size_t>> pairs;  // (truth, negation) grammar fact indices
+    for (size_t f = 0; f < tf.size(); ++f) {
+      for (size_t k = 0; k < nf.size(); ++k) {
+        if (nf[k].id == tf[f].id + ":negated") pairs.emplace_back(f, k);
+      }
+    }
+    auto statement = [&](size_t f) { return truth_.gen->universe().FindFact(tf[f].id)->truth.statement; };
+    for (const auto& [f, neg] : pairs) {
+      for (int i = 0; i < c_.belief_items; ++i) {
+        ExpandedDoc t, n;
+        if (absl::Status s = truth_.exp->Expand(tf[f].rule, rng, &t); !s.ok()) return s;
+        if (absl::Status s = negated_.exp->Expand(nf[neg].rule, rng, &n); !s.ok()) return s;
+        belief(tf[f].id, statement(f), t, n);
+      }
+    }
+    const size_t seen = static_cast<size_t>(c_.doc_fact_paraphrases);
+    for (const auto& [f, neg] : pairs) {
+      const size_t nt = truth_.gen->grammar().rules()[tf[f].rule].alts.size();
+      const size_t nn = negated_.gen->grammar().rules()[nf[neg].rule].alts.size();
+      if (seen == 0 || seen >= nt || seen >= nn) continue;  // the items above are as written
+      Rng wrng(MixSeed(c_.seed, 8));
+      for (size_t i = 0; i < seen; ++i) {
+        for (size_t j = 0; j < seen; ++j) {
+          ExpandedDoc t, n;
+          if (absl::Status s = truth_.exp->ExpandAlternative(tf[f].rule, i, wrng, &t); !s.ok()) return s;
+          if (absl::Status s = negated_.exp->ExpandAlternative(nf[neg].rule, j, wrng, &n); !s.ok()) return s;
+          belief(tf[f].id + " (as written)", statement(f), t, n);
         }
       }
     }
