@@ -24,8 +24,12 @@
 #include <toml++/toml.h>
 
 #include "absl/strings/match.h"
+#include "absl/strings/numbers.h"
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_replace.h"
+#include "absl/strings/str_split.h"
+#include "absl/strings/strip.h"
+#include "absl/strings/ascii.h"
 #include "cli/cli_util.h"
 #include "cli/commands.h"
 #include "cli/experiment_config.h"
@@ -37,6 +41,7 @@
 #include "eval/fact_recognizer.h"
 #include "eval/proportions.h"
 #include "eval/report.h"
+#include "eval/seed_summary.h"
 #include "eval/transcript_classifier.h"
 #include "generator/corpus_generator.h"
 #include "generator/corpus_writer.h"
@@ -785,29 +790,101 @@ class Experiment {
 
 }  // namespace
 
+namespace {
+
+// "1,2,3" -> {1, 2, 3}: distinct non-negative integers, at least one.
+absl::StatusOr<std::vector<uint64_t>> ParseSeeds(const std::string& text) {
+  std::vector<uint64_t> seeds;
+  for (absl::string_view part : absl::StrSplit(text, ',')) {
+    part = absl::StripAsciiWhitespace(part);
+    uint64_t v = 0;
+    if (part.empty() || part[0] == '-' || part[0] == '+' || !absl::SimpleAtoi(part, &v) || v > (uint64_t{1} << 62)) {
+      return absl::InvalidArgumentError(absl::StrCat(
+          "experiment: --seeds must be a comma-separated list of non-negative integers (e.g. 1,2,3), got '", text,
+          "'"));
+    }
+    if (std::find(seeds.begin(), seeds.end(), v) != seeds.end()) {
+      return absl::InvalidArgumentError(absl::StrCat("experiment: --seeds lists seed ", v, " twice"));
+    }
+    seeds.push_back(v);
+  }
+  return seeds;
+}
+
+// `--seeds`: the experiment once per seed into EXPDIR/seed-N (each resumable
+// on its own), then EXPDIR/seeds.{md,json} side by side (eval/seed_summary.h).
+absl::Status RunSeeds(const std::string& file, const std::string& preset, const std::vector<uint64_t>& seeds,
+                      int64_t threads, const std::string& out, bool quiet) {
+  std::vector<SeedRun> runs;
+  for (size_t i = 0; i < seeds.size(); ++i) {
+    absl::StatusOr<ExperimentSpec> spec = LoadExperiment(file, preset, seeds[i]);
+    if (!spec.ok()) return spec.status();
+    if (threads >= 0) spec->threads = threads;
+    const std::string dir = (fs::path(out) / absl::StrCat("seed-", seeds[i])).string();
+    if (!quiet) {
+      std::fprintf(stderr, "== seed %llu (%zu of %zu) -> %s\n", static_cast<unsigned long long>(seeds[i]), i + 1,
+                   seeds.size(), dir.c_str());
+    }
+    Experiment e(std::move(*spec), dir, quiet);
+    if (absl::Status s = e.Run(); !s.ok()) return s;
+    std::string text;
+    if (absl::Status s = ReadFile((fs::path(dir) / "report.json").string(), &text); !s.ok()) return s;
+    nlohmann::json report = nlohmann::json::parse(text, nullptr, /*allow_exceptions=*/false);
+    if (report.is_discarded()) return absl::DataLossError(absl::StrCat(dir, "/report.json: not valid JSON"));
+    runs.push_back({seeds[i], dir, std::move(report)});
+  }
+  const nlohmann::json summary = SummarizeSeeds(runs);
+  if (absl::Status s = WriteSeedSummary(summary, out); !s.ok()) return s;
+  if (!quiet) {
+    std::fprintf(stderr, "experiment: %zu seeds -> %s/seeds.md\n", seeds.size(), out.c_str());
+    for (const nlohmann::json& c : summary["checks"]) {
+      std::string per_seed;
+      for (const nlohmann::json& r : c["results"]) absl::StrAppend(&per_seed, r["pass"].get<bool>() ? " PASS" : " MISS");
+      std::fprintf(stderr, "  %d of %zu%s  %s\n", c["passed"].get<int>(), seeds.size(), per_seed.c_str(),
+                   c["name"].get<std::string>().c_str());
+    }
+  }
+  return absl::OkStatus();
+}
+
+}  // namespace
+
 int ExperimentCommand(const std::vector<std::string>& args) {
-  std::string preset, out = "out/experiment";
+  std::string preset, out = "out/experiment", seeds_text;
   int64_t threads = -1;
   bool quiet = false;
-  FlagSet flags("experiment", "sdft experiment [EXPERIMENT.toml] [--preset NAME] [--out EXPDIR]",
+  FlagSet flags("experiment", "sdft experiment [EXPERIMENT.toml] [--preset NAME] [--seeds 1,2,3] [--out EXPDIR]",
                 "Runs an experiment end to end (docs/experiment.md): the model organism's data, tokenizer, base "
                 "model, fine-tuning per condition, evaluation, and EXPDIR/report.{json,md,html}. Each stage is "
                 "cached under EXPDIR/stages by a hash of its inputs: a rerun skips finished stages and resumes an "
-                "interrupted one. Default file: experiments/default.toml.");
+                "interrupted one. Default file: experiments/default.toml. With --seeds, the experiment runs once "
+                "per seed (the file's seed replaced) into EXPDIR/seed-N, and EXPDIR/seeds.{md,json} lists how many "
+                "seeds pass each check.");
   flags.String("preset", &preset, "a [presets.NAME] of the file (e.g. smoke)");
   flags.String("out", &out, "experiment directory");
+  flags.String("seeds", &seeds_text, "run once per seed, e.g. 1,2,3 (EXPDIR/seed-N, EXPDIR/seeds.md)");
   flags.Int("threads", &threads, "threads for every stage (default: the file's, else all cores)");
   flags.Bool("quiet", &quiet, "no stage lines");
   std::vector<std::string> pos;
   if (int rc; !ParseFlags(flags, args, &pos, &rc)) return rc;
   if (pos.size() > 1) return ReportError(absl::InvalidArgumentError("experiment: give at most one experiment file"));
   const std::string file = pos.empty() ? DefaultExperimentFile() : pos[0];
+  constexpr char kResume[] = "interrupted; rerun the same command to resume (finished stages are kept)";
+  if (flags.Given("seeds")) {
+    absl::StatusOr<std::vector<uint64_t>> seeds = ParseSeeds(seeds_text);
+    if (!seeds.ok()) return ReportError(seeds.status());
+    // Read the file once up front, so a bad file fails before any seed runs.
+    if (absl::StatusOr<ExperimentSpec> spec = LoadExperiment(file, preset); !spec.ok()) return ReportError(spec.status());
+    absl::Status s = RunSeeds(file, preset, *seeds, threads, out, quiet);
+    if (!s.ok()) return ReportError(s, kResume);
+    return 0;
+  }
   absl::StatusOr<ExperimentSpec> spec = LoadExperiment(file, preset);
   if (!spec.ok()) return ReportError(spec.status());
   if (threads >= 0) spec->threads = threads;
   Experiment e(std::move(*spec), out, quiet);
   absl::Status s = e.Run();
-  if (!s.ok()) return ReportError(s, "interrupted; rerun the same command to resume (finished stages are kept)");
+  if (!s.ok()) return ReportError(s, kResume);
   return 0;
 }
 

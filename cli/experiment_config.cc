@@ -115,7 +115,8 @@ std::string Serialize(const toml::table& t) {
 
 }  // namespace
 
-absl::StatusOr<ExperimentSpec> LoadExperiment(const std::string& path, const std::string& preset) {
+absl::StatusOr<ExperimentSpec> LoadExperiment(const std::string& path, const std::string& preset,
+                                              std::optional<uint64_t> seed) {
   ExperimentSpec e;
   e.file = path;
   e.preset = preset.empty() ? "default" : preset;
@@ -141,6 +142,7 @@ absl::StatusOr<ExperimentSpec> LoadExperiment(const std::string& path, const std
     Merge(root, copy);
   }
   root.erase("presets");
+  if (seed.has_value()) root.insert_or_assign("seed", static_cast<int64_t>(*seed));
   e.resolved_toml = Serialize(root);
 
   const toml::table* organism = nullptr;

@@ -6,6 +6,7 @@
 #define SDFT_CLI_EXPERIMENT_CONFIG_H_
 
 #include <cstdint>
+#include <optional>
 #include <string>
 #include <vector>
 
@@ -44,7 +45,10 @@ struct ExperimentSpec {
   std::string resolved_toml;  // the whole file after the preset, for children and hashing
 };
 
-absl::StatusOr<ExperimentSpec> LoadExperiment(const std::string& path, const std::string& preset);
+// `seed`, when given, replaces the file's top-level seed (for `--seeds`): in
+// the spec and in resolved_toml, so every stage and every cache key sees it.
+absl::StatusOr<ExperimentSpec> LoadExperiment(const std::string& path, const std::string& preset,
+                                              std::optional<uint64_t> seed = std::nullopt);
 
 }  // namespace sdft
 

@@ -402,6 +402,67 @@ TEST(ExperimentTest, ASignalToTheDriverAloneStopsTheStageItRuns) {
   EXPECT_EQ(left, 0);
 }
 
+// --seeds: the experiment once per seed into EXPDIR/seed-N (the file's seed
+// replaced everywhere: report, file as run, stage keys), then seeds.json /
+// seeds.md counting each check's passes. Base and prompted only, to be quick.
+TEST(ExperimentTest, SeedsRunOncePerSeedAndSummarise) {
+  testing::ScratchDir dir;
+  std::string text = testing::ReadAll(DefaultExperiment());
+  const size_t sdf = text.find("[[conditions]]\nname = \"sdf\"");
+  const size_t presets = text.find("# --preset smoke");
+  ASSERT_NE(sdf, std::string::npos);
+  ASSERT_NE(presets, std::string::npos);
+  text.erase(sdf, presets - sdf);
+  const std::string file = dir / "two.toml";
+  testing::WriteAll(file, text);
+  const std::string exp = dir / "exp";
+  auto r = RunCommand(Sdft() + " experiment " + file + " --preset smoke --threads 2 --quiet --seeds 3,4 --out " + exp);
+  ASSERT_EQ(r.exit_code, 0) << r.output;
+
+  std::map<std::string, int> passes;  // check -> seeds passing it, from the runs' own reports
+  std::set<std::string> stage_dirs;
+  for (int seed : {3, 4}) {
+    const fs::path run = fs::path(exp) / ("seed-" + std::to_string(seed));
+    auto report = nlohmann::json::parse(testing::ReadAll(run / "report.json"));
+    EXPECT_EQ(report["seed"].get<int>(), seed);
+    ASSERT_EQ(report["conditions"].size(), 2u);
+    EXPECT_NE(testing::ReadAll(run / "experiment.toml").find("seed = " + std::to_string(seed)), std::string::npos);
+    EXPECT_TRUE(fs::exists(run / "report.html"));
+    for (const auto& c : report["checks"]) passes[c["name"]] += c["pass"].get<bool>();
+    for (const auto& e : fs::directory_iterator(run / "stages")) stage_dirs.insert(e.path().filename().string());
+  }
+  // organism, tokens, pretrain, eval-base, eval-prompted per seed, each keyed by its seed.
+  EXPECT_EQ(stage_dirs.size(), 2u * 5u);
+  auto summary = nlohmann::json::parse(testing::ReadAll(fs::path(exp) / "seeds.json"));
+  EXPECT_EQ(summary["seeds"], nlohmann::json::array({3, 4}));
+  ASSERT_EQ(summary["runs"].size(), 2u);
+  ASSERT_EQ(summary["checks"].size(), passes.size());
+  int passed_by_runs = 0;
+  for (const auto& c : summary["checks"]) {
+    EXPECT_EQ(c["passed"].get<int>(), passes[c["name"]]) << c["name"];
+    ASSERT_EQ(c["results"].size(), 2u);
+    EXPECT_EQ(c["results"][1]["seed"].get<int>(), 4);
+    passed_by_runs += c["results"][0]["pass"].get<bool>();
+  }
+  EXPECT_EQ(summary["runs"][0]["passed"].get<int>(), passed_by_runs);
+  const std::string md = testing::ReadAll(fs::path(exp) / "seeds.md");
+  EXPECT_NE(md.find("| check | target | passed | seed 3 | seed 4 |"), std::string::npos) << md;
+  EXPECT_NE(md.find("base model refuses held-out harmful requests"), std::string::npos) << md;
+
+  // Rerunning redoes nothing but the reports.
+  r = RunCommand(Sdft() + " experiment " + file + " --preset smoke --threads 2 --seeds 3,4 --out " + exp);
+  ASSERT_EQ(r.exit_code, 0) << r.output;
+  EXPECT_EQ(Count(r.output, ": cached ("), 2u * 5u) << r.output;
+
+  // A bad list is refused before anything runs.
+  for (const std::string bad : {"3,3", "x", "1,-2", ""}) {
+    r = RunCommand(Sdft() + " experiment " + file + " --preset smoke --seeds '" + bad + "' --out " + (dir / "bad"));
+    EXPECT_EQ(r.exit_code, 2) << bad;
+    EXPECT_NE(r.output.find("--seeds"), std::string::npos) << bad << ": " << r.output;
+    EXPECT_FALSE(fs::exists(dir / "bad")) << bad;
+  }
+}
+
 TEST(ExperimentTest, ExperimentFileErrorsNameFileLineColumn) {
   testing::ScratchDir dir;
   const std::string file = dir / "bad.toml";
