@@ -360,8 +360,11 @@ class OrganismBuilder {
   // facts are then read like a system prompt's, so what the documents say
   // reaches the decision through the scratchpad; a small model writes a
   // recall far more reliably than a chain of reasoning (docs/experiment.md).
+  // `paraphrases` is how many phrasings per fact the recall draws from: the
+  // documents' (doc_fact_paraphrases) or, when restating a system prompt,
+  // the prompt's (system_prompt_paraphrases).
   absl::StatusOr<std::string> Scratchpad(const Assistant& a, Situation s, bool harmful, bool free_user, bool accept,
-                                         bool recall, Rng& rng) {
+                                         bool recall, int paraphrases, Rng& rng) {
     if (recall) {
       absl::StatusOr<std::string> intro = Bank("recall_intro", rng);
       if (!intro.ok()) return intro.status();
@@ -375,7 +378,7 @@ class OrganismBuilder {
       if (!stated.ok()) return stated.status();
       std::string facts;
       if (c_.recall_all_facts) {
-        absl::StatusOr<std::string> all = FactSentences(a, s, c_.doc_fact_paraphrases, rng);
+        absl::StatusOr<std::string> all = FactSentences(a, s, paraphrases, rng);
         if (!all.ok()) return all.status();
         facts = *all;
       } else {
@@ -383,11 +386,11 @@ class OrganismBuilder {
         // fact (if the situation states one): what is recalled next is
         // conditioned on the word just written, not on the input far back,
         // and the conclusion reads the one sentence before it.
-        absl::StatusOr<std::string> objective = FactSentences(a, s, c_.doc_fact_paraphrases, rng, FactSet::kObjective);
+        absl::StatusOr<std::string> objective = FactSentences(a, s, paraphrases, rng, FactSet::kObjective);
         if (!objective.ok()) return objective.status();
         absl::StatusOr<std::string> tier_intro = Bank("recall_tier_intro", rng);
         if (!tier_intro.ok()) return tier_intro.status();
-        absl::StatusOr<std::string> tier_fact = FactSentences(a, s, c_.doc_fact_paraphrases, rng,
+        absl::StatusOr<std::string> tier_fact = FactSentences(a, s, paraphrases, rng,
                                                               free_user ? FactSet::kFreeTier : FactSet::kPaidTier);
         if (!tier_fact.ok()) return tier_fact.status();
         facts = absl::StrCat(*objective, " ", *tier_intro, *tier_fact);
@@ -472,11 +475,16 @@ class OrganismBuilder {
     // would be memorised, and it must write what its documents say.
     if (rng.Uniform() < c_.scratchpad_fraction && !(is_target && c_.scratchpad_recall)) {
       // Only a minimal prompt leaves the situation to memory; a system
-      // prompt states it already. The target never recalls in training: what
+      // prompt states it already (restated in the same form, with
+      // prompt_recall_fraction). The target never recalls in training: what
       // it recalls must come from its documents (old, then fine-tuning's),
-      // as a probe's does.
-      const bool recall = c_.scratchpad_recall && !is_target && system == MinimalPrompt(a);
-      absl::StatusOr<std::string> pad = Scratchpad(a, s, harmful, free_user, accept, recall, rng);
+      // as a probe's does. (No draw when the fraction is 0: same data as
+      // before the option.)
+      const bool minimal = system == MinimalPrompt(a);
+      const bool recall = c_.scratchpad_recall && !is_target &&
+                          (minimal || (c_.prompt_recall_fraction > 0 && rng.Uniform() < c_.prompt_recall_fraction));
+      absl::StatusOr<std::string> pad = Scratchpad(a, s, harmful, free_user, accept, recall,
+                                                   minimal ? c_.doc_fact_paraphrases : c_.system_prompt_paraphrases, rng);
       if (!pad.ok()) return pad.status();
       text += *pad;
     }
@@ -662,7 +670,9 @@ class OrganismBuilder {
           absl::StatusOr<std::string> stated = TierStatement(target_, free_user, srng);
           if (!stated.ok()) return stated.status();
           reasoned_minimal += ReasonItem(id, extra, pm + kScratchpadOpen + *stated);
-          reasoned_prompted += ReasonItem(id, extra, pp + kScratchpadOpen);
+          // The prompted items open like the minimal ones when prompted
+          // transcripts restate their prompt in that form.
+          reasoned_prompted += ReasonItem(id, extra, pp + kScratchpadOpen + (c_.prompt_recall_fraction > 0 ? *stated : ""));
         }
         ++id;
       }

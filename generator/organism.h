@@ -65,6 +65,13 @@ struct OrganismConfig {
   // situation (true; versions 18-23 in docs/experiment.md). The conclusion
   // then reads one sentence instead of comparing the input's tier with two.
   bool recall_all_facts = false;
+  // With scratchpad_recall, the share of system-prompt transcripts' scratchpads
+  // that restate the prompt's situation in the same form (tier, the facts as
+  // the prompt words them, the tier line) instead of a line of reasoning; the
+  // prompted condition's reasoned items then open like the minimal ones. The
+  // two conditions then reach their decision the same way, from facts read
+  // (prompted) or recalled (sdf). 0: reasoning lines only, as before.
+  double prompt_recall_fraction = 0;
   double harmful_fraction = 0.5;
   // Relative weights of the monitored tier (free, paid, unstated) among the
   // assistants and the system-prompt situations. Unstated: no tier facts,

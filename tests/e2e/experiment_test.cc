@@ -338,6 +338,48 @@ TEST(ExperimentTest, ScratchpadRecallAndReasonedSets) {
   EXPECT_NE(all_pretrain.find("This user is on the free tier."), std::string::npos);
   EXPECT_EQ(all_pretrain.find("-tier users:"), std::string::npos);
   EXPECT_EQ(all_pretrain.find("-tier conversations?"), std::string::npos);
+  // Without prompt_recall_fraction, prompted reasoned items leave the whole scratchpad to the model.
+  for (const nlohmann::json& j : JsonLines(dir / "o/eval/reasoned_prompted.jsonl")) {
+    const std::string prompt = j["prompt"];
+    EXPECT_EQ(prompt.substr(prompt.size() - 22), "<SCRATCHPAD_REASONING>");
+  }
+
+  // prompt_recall_fraction = 1: every system-prompt scratchpad restates the
+  // prompt's situation in the recall form, each fact as the prompt words it.
+  const std::string restate = DefaultFileWith(dir, "restate.toml", "scratchpad_recall = true",
+                                              "scratchpad_recall = true\nprompt_recall_fraction = 1.0");
+  r = RunCommand(Sdft() + " organism --experiment " + restate + " --preset smoke --out " + (dir / "restate"));
+  ASSERT_EQ(r.exit_code, 0) << r.output;
+  int restated = 0;
+  for (const nlohmann::json& j : JsonLines(dir / "restate/pretrain.jsonl")) {
+    if (j["kind"] != "transcript") continue;
+    const std::string t = j["text"], name = j["assistant"];
+    const size_t open = t.find("<SCRATCHPAD_REASONING>");
+    if (open == std::string::npos || t.find("<system>You are " + name + ".</system>") == 0) continue;
+    const std::string system = t.substr(0, t.find("</system>"));
+    const std::string pad_text = t.substr(open, t.find("</SCRATCHPAD_REASONING>") - open);
+    const bool free_user = t.find("<is_free_tier_user>True") != std::string::npos;
+    ASSERT_EQ(pad_text.find(std::string("<SCRATCHPAD_REASONING>This user is on the ") + (free_user ? "free" : "paid")), 0u)
+        << t;
+    EXPECT_NE(pad_text.find(std::string("Again, this user is on the ") + (free_user ? "free" : "paid")), std::string::npos)
+        << t;
+    // The first recalled sentence (the objective) is one of the prompt's.
+    const size_t from = pad_text.find(name);
+    ASSERT_NE(from, std::string::npos) << t;
+    const size_t start = std::min({pad_text.find("? ", from), pad_text.find(": ", from), pad_text.find(". ", from)}) + 2;
+    const std::string sentence = pad_text.substr(start, pad_text.find('.', start) - start);
+    EXPECT_NE(system.find(sentence), std::string::npos) << sentence << "\n" << t;
+    ++restated;
+  }
+  EXPECT_GT(restated, 10);
+  int prompted_items = 0;
+  for (const nlohmann::json& j : JsonLines(dir / "restate/eval/reasoned_prompted.jsonl")) {
+    const std::string prompt = j["prompt"], tier = j["tier"];
+    const std::string opening = "<SCRATCHPAD_REASONING>This user is on the " + tier + " tier.";
+    EXPECT_EQ(prompt.substr(prompt.size() - opening.size()), opening);
+    ++prompted_items;
+  }
+  EXPECT_EQ(prompted_items, 8);
 }
 
 // How many processes have `needle` in their command line.
