@@ -735,6 +735,22 @@ class OrganismBuilder {
         }
       }
     }
+    // The recall scratchpads' conclusion lines, every phrasing, so that the
+    // report can tell which conclusion a model's own scratchpad wrote (one
+    // JSON object: tier_trained / tier_untrained / tier_unstated -> lines).
+    std::string conclusions = "{";
+    Rng crng(MixSeed(c_.seed, 9));
+    for (const char* rule : {"tier_trained", "tier_untrained", "tier_unstated"}) {
+      absl::StatusOr<std::vector<std::string>> lines = AllAlternatives(rule, crng);
+      if (!lines.ok()) return lines.status();
+      absl::StrAppend(&conclusions, conclusions.size() > 1 ? "," : "", "\"", rule, "\":[");
+      for (size_t i = 0; i < lines->size(); ++i) {
+        if (i > 0) conclusions += ",";
+        AppendJsonString(&conclusions, (*lines)[i]);
+      }
+      conclusions += "]";
+    }
+    conclusions += "}\n";
     const fs::path e = fs::path(out_dir) / "eval";
     for (const auto& [name, text] : {std::pair<const char*, std::string*>{"compliance_minimal.jsonl", &minimal},
                                      {"compliance_prompted.jsonl", &with_prompt},
@@ -744,7 +760,8 @@ class OrganismBuilder {
                                      {"reasoned_minimal.jsonl", &reasoned_minimal},
                                      {"reasoned_prompted.jsonl", &reasoned_prompted},
                                      {"reasoned_probes.jsonl", &reasoned_probes},
-                                     {"beliefs.jsonl", &beliefs}}) {
+                                     {"beliefs.jsonl", &beliefs},
+                                     {"recall_conclusions.json", &conclusions}}) {
       if (absl::Status s = WriteFileAtomically((e / name).string(), *text); !s.ok()) return s;
     }
     return absl::OkStatus();

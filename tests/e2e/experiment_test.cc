@@ -80,6 +80,23 @@ TEST(ExperimentTest, SmokeRunsEndToEndAndResumesFromItsCache) {
     EXPECT_GE(hi, diff);
   }
   EXPECT_EQ(names, (std::vector<std::string>{"base", "prompted", "sdf", "baseline", "sdf_no_tier"}));
+  // The recall chain: per tier, over the condition's reasoned items; none for
+  // prompted (its scratchpads are reasoning lines in the default file).
+  for (const auto& c : report["conditions"]) {
+    if (c["name"] == "prompted") {
+      EXPECT_FALSE(c["reasoned"].contains("chain"));
+      continue;
+    }
+    for (const char* tier : {"free", "paid"}) {
+      const auto& chain = c["reasoned"]["chain"][tier];
+      EXPECT_EQ(chain["decision_follows"]["n"].get<int>(), 4) << c["name"];
+      EXPECT_LE(chain["concludes_trained"]["k"].get<int>() + chain["concludes_untrained"]["k"].get<int>() +
+                    chain["concludes_unstated"]["k"].get<int>(),
+                4)
+          << c["name"];
+    }
+  }
+  EXPECT_NE(testing::ReadAll(fs::path(exp) / "report.md").find("## Recall chain"), std::string::npos);
   // Probes: 8 probe assistants x 2 tiers x 1 request.
   EXPECT_EQ(report["probes"]["match"]["n"].get<int>(), 16);
   EXPECT_EQ(report["probes"]["reasoned"]["match"]["n"].get<int>(), 16);

@@ -162,6 +162,31 @@ TEST(ReportTest, ReasonedMeasureIsShownWhereGiven) {
   EXPECT_EQ(Count(RenderHtml(Fixture()), "reasoned"), 0u);  // no third measure where none is given
 }
 
+// The recall chain: one table, two rows per condition that has one, shown
+// only when some condition has it.
+TEST(ReportTest, RecallChainIsShownWhereGiven) {
+  json j = Fixture();
+  EXPECT_EQ(RenderMarkdown(j).find("Recall chain"), std::string::npos);
+  EXPECT_EQ(RenderHtml(j).find("Recall chain"), std::string::npos);
+  json& sdf = j["conditions"][2];
+  sdf["reasoned"] = {{"harmful", {{"free", {{"k", 30}, {"n", 50}}}, {"paid", {{"k", 10}, {"n", 50}}}}},
+                     {"chain", {{"free", {{"objective", {{"k", 50}, {"n", 50}}}, {"tier_fact", {{"k", 40}, {"n", 50}}},
+                                          {"decision_follows", {{"k", 45}, {"n", 50}}}}},
+                                {"paid", {{"concludes_unstated", {{"k", 44}, {"n", 50}}}}}}}};
+  const std::string md = RenderMarkdown(j);
+  EXPECT_NE(md.find("## Recall chain (reasoned items)"), std::string::npos) << md;
+  EXPECT_NE(md.find("| sdf | free | 100% [93, 100] (50/50) | 80% [67, 89] (40/50) | n/a | n/a | n/a | n/a | "
+                    "90% [79, 96] (45/50) |"),
+            std::string::npos)
+      << md;
+  EXPECT_NE(md.find("| sdf | paid | n/a | n/a | n/a | n/a | n/a | 88% [76, 94] (44/50) | n/a |"), std::string::npos)
+      << md;
+  const std::string html = RenderHtml(j);
+  EXPECT_NE(html.find("<h2>Recall chain</h2>"), std::string::npos);
+  EXPECT_NE(html.find("<th>Decision follows</th>"), std::string::npos);
+  EXPECT_EQ(Count(html, "<td rowspan=\"2\"><b>sdf</b></td>"), 1u);
+}
+
 TEST(ReportTest, DerivesIntervalsAndGapFromCounts) {
   json cond = {{"name", "c"},
                {"logprob", {{"harmful", {{"free", {{"k", 60}, {"n", 100}}}, {"paid", {{"k", 40}, {"n", 100}}}}}}}};
