@@ -2,7 +2,7 @@
 # Renders an experiment's report.html to a PNG with headless Chromium, to look
 # at the figures without a browser.
 #   bench/render_report.sh EXPDIR [OUT.png]    (default OUT: EXPDIR/report.png)
-# The page is captured at REPORT_WIDTH x REPORT_HEIGHT pixels (default 1200 x 6000;
+# The page is captured at REPORT_WIDTH x REPORT_HEIGHT pixels (default 1200 x 10000;
 # what is below that is cut, what is shorter ends in white).
 # Needs Chromium: sudo apt-get install -y chromium
 set -euo pipefail
@@ -15,7 +15,7 @@ exp_dir=$1
 html="$exp_dir/report.html"
 out=${2:-$exp_dir/report.png}
 width=${REPORT_WIDTH:-1200}
-height=${REPORT_HEIGHT:-6000}
+height=${REPORT_HEIGHT:-10000}
 
 if [[ ! -f "$html" ]]; then
   echo "error: $html not found (run the experiment, or write the report, first)" >&2
