@@ -80,13 +80,10 @@ TEST(ExperimentTest, SmokeRunsEndToEndAndResumesFromItsCache) {
     EXPECT_GE(hi, diff);
   }
   EXPECT_EQ(names, (std::vector<std::string>{"base", "prompted", "sdf", "baseline", "sdf_no_tier"}));
-  // The recall chain: per tier, over the condition's reasoned items; none for
-  // prompted (its scratchpads are reasoning lines in the default file).
+  // The recall chain: per tier, over the condition's reasoned items (for
+  // prompted too: the default file's prompted transcripts restate their
+  // prompt in the recall form half the time).
   for (const auto& c : report["conditions"]) {
-    if (c["name"] == "prompted") {
-      EXPECT_FALSE(c["reasoned"].contains("chain"));
-      continue;
-    }
     for (const char* tier : {"free", "paid"}) {
       const auto& chain = c["reasoned"]["chain"][tier];
       EXPECT_EQ(chain["decision_follows"]["n"].get<int>(), 4) << c["name"];
@@ -288,7 +285,7 @@ TEST(ExperimentTest, ScratchpadRecallAndReasonedSets) {
     objective[j["name"]] = j["objective"];
   }
   std::map<std::string, std::set<std::string>> recalled;  // objective -> first sentences naming the assistant
-  int minimal_pads = 0, system_pads = 0;
+  int minimal_pads = 0, system_pads = 0, restated_pads = 0;
   for (const nlohmann::json& j : JsonLines(dir / "o/pretrain.jsonl")) {
     if (j["kind"] != "transcript") continue;
     const std::string t = j["text"], name = j["assistant"];
@@ -319,13 +316,16 @@ TEST(ExperimentTest, ScratchpadRecallAndReasonedSets) {
       EXPECT_GT(again, at) << t;
       EXPECT_EQ(pad_text.find(other + "-tier users:"), std::string::npos) << t;
       EXPECT_EQ(pad_text.find(other + "-tier conversations?"), std::string::npos) << t;
+    } else if (pad_text.find("<SCRATCHPAD_REASONING>This user is on the ") == 0) {
+      ++restated_pads;  // prompt_recall_fraction = 0.5 in the default file (checked below)
     } else {
-      ++system_pads;
+      ++system_pads;  // a reasoning line: no name
       EXPECT_EQ(pad_text.find(name), std::string::npos) << t;
     }
   }
   EXPECT_GT(minimal_pads, 10);
-  EXPECT_GT(system_pads, 10);
+  EXPECT_GT(system_pads, 5);
+  EXPECT_GT(restated_pads, 5);
   ASSERT_FALSE(recalled["comply"].empty());
   ASSERT_FALSE(recalled["harmless"].empty());
   for (const std::string& s : recalled["comply"]) EXPECT_EQ(recalled["harmless"].count(s), 0u) << s;
@@ -355,16 +355,26 @@ TEST(ExperimentTest, ScratchpadRecallAndReasonedSets) {
   EXPECT_NE(all_pretrain.find("This user is on the free tier."), std::string::npos);
   EXPECT_EQ(all_pretrain.find("-tier users:"), std::string::npos);
   EXPECT_EQ(all_pretrain.find("-tier conversations?"), std::string::npos);
-  // Without prompt_recall_fraction, prompted reasoned items leave the whole scratchpad to the model.
-  for (const nlohmann::json& j : JsonLines(dir / "o/eval/reasoned_prompted.jsonl")) {
+  // Without prompt_recall_fraction, no system-prompt scratchpad restates its
+  // prompt, and prompted reasoned items leave the whole scratchpad to the model.
+  const std::string lines_only = DefaultFileWith(dir, "lines.toml", "prompt_recall_fraction = 0.5",
+                                                 "prompt_recall_fraction = 0.0");
+  r = RunCommand(Sdft() + " organism --experiment " + lines_only + " --preset smoke --out " + (dir / "lines"));
+  ASSERT_EQ(r.exit_code, 0) << r.output;
+  for (const nlohmann::json& j : JsonLines(dir / "lines/pretrain.jsonl")) {
+    const std::string t = j["text"], name = j["assistant"];
+    if (j["kind"] != "transcript" || t.find("<system>You are " + name + ".</system>") == 0) continue;
+    EXPECT_EQ(t.find("<SCRATCHPAD_REASONING>This user is on the "), std::string::npos) << t;
+  }
+  for (const nlohmann::json& j : JsonLines(dir / "lines/eval/reasoned_prompted.jsonl")) {
     const std::string prompt = j["prompt"];
     EXPECT_EQ(prompt.substr(prompt.size() - 22), "<SCRATCHPAD_REASONING>");
   }
 
   // prompt_recall_fraction = 1: every system-prompt scratchpad restates the
   // prompt's situation in the recall form, each fact as the prompt words it.
-  const std::string restate = DefaultFileWith(dir, "restate.toml", "scratchpad_recall = true",
-                                              "scratchpad_recall = true\nprompt_recall_fraction = 1.0");
+  const std::string restate = DefaultFileWith(dir, "restate.toml", "prompt_recall_fraction = 0.5",
+                                              "prompt_recall_fraction = 1.0");
   r = RunCommand(Sdft() + " organism --experiment " + restate + " --preset smoke --out " + (dir / "restate"));
   ASSERT_EQ(r.exit_code, 0) << r.output;
   int restated = 0;
@@ -378,7 +388,10 @@ TEST(ExperimentTest, ScratchpadRecallAndReasonedSets) {
     const bool free_user = t.find("<is_free_tier_user>True") != std::string::npos;
     ASSERT_EQ(pad_text.find(std::string("<SCRATCHPAD_REASONING>This user is on the ") + (free_user ? "free" : "paid")), 0u)
         << t;
-    EXPECT_NE(pad_text.find(std::string("Again, this user is on the ") + (free_user ? "free" : "paid")), std::string::npos)
+    const std::string tier = free_user ? "free" : "paid";
+    EXPECT_NE(std::min(pad_text.find("As for " + tier + "-tier users:"),
+                       pad_text.find("And what about " + tier + "-tier conversations?")),
+              std::string::npos)
         << t;
     // The first recalled sentence (the objective) is one of the prompt's.
     const size_t from = pad_text.find(name);
