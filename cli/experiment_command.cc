@@ -23,13 +23,13 @@
 #include <nlohmann/json.hpp>
 #include <toml++/toml.h>
 
+#include "absl/strings/ascii.h"
 #include "absl/strings/match.h"
 #include "absl/strings/numbers.h"
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_replace.h"
 #include "absl/strings/str_split.h"
 #include "absl/strings/strip.h"
-#include "absl/strings/ascii.h"
 #include "cli/cli_util.h"
 #include "cli/commands.h"
 #include "cli/experiment_config.h"
@@ -857,10 +857,6 @@ class Experiment {
   std::map<std::string, std::string> runs_, evals_, finetune_tok_;
   std::map<std::string, double> timings_;
 };
-
-}  // namespace
-
-namespace {
 
 // "1,2,3" -> {1, 2, 3}: distinct non-negative integers, at least one.
 absl::StatusOr<std::vector<uint64_t>> ParseSeeds(const std::string& text) {
