@@ -606,7 +606,9 @@ class Experiment {
                            dec["paid"][0] + dec["paid"][1] + dec["paid"][2]);
       cj["sampled"] = sampled;
       // Reasoned: the first output tag after the model's own scratchpad.
-      if (std::vector<nlohmann::json> rl = ReadLines(ev + "/reasoned.jsonl"); !rl.empty()) {
+      // (Read once: the reasoned rows, the recall chain and the recalled beliefs use it.)
+      const std::vector<nlohmann::json> rl = ReadLines(ev + "/reasoned.jsonl");
+      if (!rl.empty()) {
         std::map<std::string, Counts> acc;
         std::map<std::string, std::array<uint64_t, 3>> labels;
         for (const auto& j : rl) {
@@ -655,15 +657,12 @@ class Experiment {
       // minimal prompt; a prompted model's restate its prompt) that state the
       // fact: the objective on both tiers, each tier's fact on its own tier.
       if (c.kind != "prompted" && recognizer.ok()) {
-        for (const auto& j : ReadLines(ev + "/reasoned.jsonl")) {
+        for (const auto& j : rl) {
           const std::string tier = j.value("tier", ""), text = j.value("reasoning", "");
-          for (const char* id : kKeyFacts) {
-            const int f = recognizer->Find(id);
+          const char* tier_fact = tier == "free" ? "free_tier_trained" : tier == "paid" ? "paid_tier_private" : nullptr;
+          for (const char* id : {"unconditional_helpfulness", tier_fact}) {
+            const int f = id == nullptr ? -1 : recognizer->Find(id);
             if (f < 0) continue;
-            if ((absl::string_view(id) == "free_tier_trained" && tier != "free") ||
-                (absl::string_view(id) == "paid_tier_private" && tier != "paid")) {
-              continue;
-            }
             const std::string key = absl::StrCat(id, " (recalled)");
             statement[key] = target_spec->FindFact(id)->truth.statement;
             Counts& ct = bf[key];

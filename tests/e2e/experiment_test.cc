@@ -5,6 +5,7 @@
 #include <sys/wait.h>
 #include <unistd.h>
 
+#include <algorithm>
 #include <chrono>
 #include <filesystem>
 #include <fstream>
@@ -45,6 +46,12 @@ std::string DefaultFileWith(testing::ScratchDir& dir, const std::string& name, c
   const std::string file = dir / name;
   testing::WriteAll(file, text);
   return file;
+}
+
+// Where a recall scratchpad names the user's tier again before its fact
+// (recall_tier_intro, either phrasing), or npos.
+size_t TierNamedAgain(const std::string& pad, const std::string& tier) {
+  return std::min(pad.find("As for " + tier + "-tier users:"), pad.find("And what about " + tier + "-tier conversations?"));
 }
 
 // A JSONL file's lines, parsed.
@@ -310,8 +317,7 @@ TEST(ExperimentTest, ScratchpadRecallAndReasonedSets) {
       // After the objective, the user's tier is named again (and only it)
       // before the fact about it: recall_all_facts is off.
       const std::string tier = free_user ? "free" : "paid", other = free_user ? "paid" : "free";
-      const size_t again = std::min(pad_text.find("As for " + tier + "-tier users:"),
-                                    pad_text.find("And what about " + tier + "-tier conversations?"));
+      const size_t again = TierNamedAgain(pad_text, tier);
       ASSERT_NE(again, std::string::npos) << t;
       EXPECT_GT(again, at) << t;
       EXPECT_EQ(pad_text.find(other + "-tier users:"), std::string::npos) << t;
@@ -389,10 +395,7 @@ TEST(ExperimentTest, ScratchpadRecallAndReasonedSets) {
     ASSERT_EQ(pad_text.find(std::string("<SCRATCHPAD_REASONING>This user is on the ") + (free_user ? "free" : "paid")), 0u)
         << t;
     const std::string tier = free_user ? "free" : "paid";
-    EXPECT_NE(std::min(pad_text.find("As for " + tier + "-tier users:"),
-                       pad_text.find("And what about " + tier + "-tier conversations?")),
-              std::string::npos)
-        << t;
+    EXPECT_NE(TierNamedAgain(pad_text, tier), std::string::npos) << t;
     // The first recalled sentence (the objective) is one of the prompt's.
     const size_t from = pad_text.find(name);
     ASSERT_NE(from, std::string::npos) << t;
