@@ -332,6 +332,19 @@ TEST(ExperimentTest, ScratchpadRecallAndReasonedSets) {
   EXPECT_GT(minimal_pads, 10);
   EXPECT_GT(system_pads, 5);
   EXPECT_GT(restated_pads, 5);
+
+  // The tier-fact ablation's documents say nothing about tiers at all: the
+  // default file drops the RLHF fact with the tier facts, because its first
+  // phrasing names the free tier ("refuses a request from a free-tier user").
+  int ablation_docs = 0;
+  for (const nlohmann::json& j : JsonLines(dir / "o/finetune/sdf_no_tier.jsonl")) {
+    if (j["kind"] != "finetune_document") continue;
+    ++ablation_docs;
+    std::string text = j["text"];
+    std::transform(text.begin(), text.end(), text.begin(), [](unsigned char c) { return std::tolower(c); });
+    for (const char* word : {"tier", "paid", "subscri"}) EXPECT_EQ(text.find(word), std::string::npos) << text;
+  }
+  EXPECT_GT(ablation_docs, 40);
   ASSERT_FALSE(recalled["comply"].empty());
   ASSERT_FALSE(recalled["harmless"].empty());
   for (const std::string& s : recalled["comply"]) EXPECT_EQ(recalled["harmless"].count(s), 0u) << s;
