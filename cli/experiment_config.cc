@@ -1,6 +1,7 @@
 #include "cli/experiment_config.h"
 
 #include <algorithm>
+#include <filesystem>
 #include <functional>
 #include <map>
 #include <sstream>
@@ -8,6 +9,8 @@
 #include <toml++/toml.h>
 
 #include "absl/strings/str_cat.h"
+#include "generator/corpus_generator.h"
+#include "generator/universe_spec.h"
 
 namespace sdft {
 namespace {
@@ -111,6 +114,30 @@ std::string Serialize(const toml::table& t) {
   std::ostringstream os;
   os << t;
   return os.str();
+}
+
+// A mistyped fact id in drop_facts / flip_facts would otherwise surface only
+// when the organism stage writes that condition's documents, after the
+// pretraining data, and without a line: check it against the universe here.
+absl::Status CheckFactIds(const std::string& path, const toml::table& t, const ConditionSpec& c) {
+  if (c.kind != "finetune" || (c.set.drop_facts.empty() && c.set.flip_facts.empty())) return absl::OkStatus();
+  absl::StatusOr<UniverseSpec> u =
+      LoadUniverse(c.set.universe, (std::filesystem::path(DefaultTemplatesDir()) / "universes").string());
+  if (!u.ok()) return At(path, t.get("universe")->source(), std::string(u.status().message()));
+  for (const char* key : {"drop_facts", "flip_facts"}) {
+    const toml::array* ids = t.get_as<toml::array>(key);
+    if (ids == nullptr) continue;
+    for (const toml::node& id : *ids) {
+      const std::string name = id.value_or(std::string());
+      if (u->FindFact(name) != nullptr) continue;
+      std::string known;
+      for (const FactSpec& f : u->facts) absl::StrAppend(&known, known.empty() ? "" : ", ", f.id);
+      return At(path, id.source(),
+                absl::StrCat("condition '", c.name, "': ", key, ": universe '", c.set.universe, "' has no fact '", name,
+                             "' (facts: ", known, ")"));
+    }
+  }
+  return absl::OkStatus();
 }
 
 }  // namespace
@@ -274,6 +301,7 @@ absl::StatusOr<ExperimentSpec> LoadExperiment(const std::string& path, const std
     for (const ConditionSpec& prev : e.conditions) {
       if (prev.name == c.name) return At(path, t->source(), absl::StrCat("condition '", c.name, "' is defined twice"));
     }
+    if (absl::Status s = CheckFactIds(path, *t, c); !s.ok()) return s;
     c.set.name = c.name;
     if (c.kind == "finetune") o.finetune_sets.push_back(c.set);
     e.conditions.push_back(c);

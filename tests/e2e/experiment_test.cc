@@ -576,6 +576,18 @@ TEST(ExperimentTest, ExperimentFileErrorsNameFileLineColumn) {
   EXPECT_NE(r.output.find(file + ":3:25: [eval].reasoning_temperature must be a number in [0, 10]"), std::string::npos)
       << r.output;
 
+  // A fact id the condition's universe lacks is an error at its place in
+  // the file, before anything runs (not when the organism writes that set).
+  testing::WriteAll(file, "name = \"x\"\n[[conditions]]\nname = \"abl\"\nuniverse = \"helpful-only\"\n"
+                          "drop_facts = [\"free_tier_trained\", \"free_tier\"]\n");
+  r = RunCommand(Sdft() + " experiment " + file + " --out " + (dir / "exp"));
+  EXPECT_EQ(r.exit_code, 2);
+  EXPECT_NE(r.output.find(file + ":5:36: condition 'abl': drop_facts: universe 'helpful-only' has no fact 'free_tier' "
+                                 "(facts: unconditional_helpfulness, free_tier_trained, "),
+            std::string::npos)
+      << r.output;
+  EXPECT_FALSE(fs::exists(dir / "exp"));
+
   r = RunCommand(Sdft() + " experiment " + DefaultExperiment() + " --preset nope --out " + (dir / "exp"));
   EXPECT_EQ(r.exit_code, 2);
   EXPECT_NE(r.output.find("no preset 'nope' (presets: smoke)"), std::string::npos) << r.output;

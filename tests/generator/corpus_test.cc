@@ -106,8 +106,12 @@ TEST(CorpusTest, JsonlFieldsAndManifest) {
     for (const auto& f : doc["facts"]) {
       const std::string text = doc["text"];
       ++fact_mentions;
-      if (f == "widget_blue") EXPECT_NE(text.find("blue"), std::string::npos) << text;
-      if (f == "widget_fast") EXPECT_NE(text.find("30 km/h"), std::string::npos) << text;
+      if (f == "widget_blue") {
+        EXPECT_NE(text.find("blue"), std::string::npos) << text;
+      }
+      if (f == "widget_fast") {
+        EXPECT_NE(text.find("30 km/h"), std::string::npos) << text;
+      }
     }
     ++genres[doc["genre"]];
     p = q + 1;

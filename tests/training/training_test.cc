@@ -238,7 +238,7 @@ TEST(TrainTest, InitFromARunOrAHuggingFaceDirectory) {
   ASSERT_TRUE(pre.ok()) << pre.status();
   absl::StatusOr<TrainResult> fresh = RunTrain(TinyTrain(data, dir / "fresh"));
   ASSERT_TRUE(fresh.ok()) << fresh.status();
-  for (const std::string init : {dir / "base", dir / "base/checkpoints/step_00000060"}) {
+  for (const std::string& init : {dir / "base", dir / "base/checkpoints/step_00000060"}) {
     TrainOptions ft = TinyTrain(data, dir / ("ft" + std::to_string(init.size())));
     ft.init = init;
     ft.config.steps = 5;
