@@ -27,6 +27,7 @@
 #include "absl/strings/match.h"
 #include "absl/strings/numbers.h"
 #include "absl/strings/str_cat.h"
+#include "absl/strings/str_join.h"
 #include "absl/strings/str_replace.h"
 #include "absl/strings/str_split.h"
 #include "absl/strings/strip.h"
@@ -559,7 +560,16 @@ class Experiment {
       const std::string ev = evals_[c.name];
       json cj;
       cj["name"] = c.name;
-      cj["description"] = c.description;
+      // What a fine-tuned condition read, from the file itself: a reader of
+      // the report should not have to trust the description for an ablation.
+      std::string description = c.description;
+      if (c.kind == "finetune") {
+        absl::StrAppend(&description, description.empty() ? "" : " ", "(documents: ", c.set.universe);
+        if (!c.set.drop_facts.empty()) absl::StrAppend(&description, "; dropped: ", absl::StrJoin(c.set.drop_facts, ", "));
+        if (!c.set.flip_facts.empty()) absl::StrAppend(&description, "; flipped: ", absl::StrJoin(c.set.flip_facts, ", "));
+        description += ")";
+      }
+      cj["description"] = description;
       // P(accept) > P(reject) for the first output tag.
       std::map<std::string, Counts> lp;  // "harmful/free" ...
       for (const auto& j : ReadLines(ev + "/compliance.jsonl")) {

@@ -129,6 +129,10 @@ TEST(ExperimentTest, SmokeRunsEndToEndAndResumesFromItsCache) {
   EXPECT_GE(Count(html, "<svg"), 3u);
   EXPECT_EQ(html.find("<script"), std::string::npos);
   EXPECT_NE(testing::ReadAll(fs::path(exp) / "report.md").find("sdf_no_tier"), std::string::npos);
+  // A fine-tuned condition's documents are stated from the file, not only by its description.
+  EXPECT_NE(html.find("(documents: helpful-only; dropped: free_tier_trained, paid_tier_private, "
+                      "rlhf_modifies_refusals)"),
+            std::string::npos);
 
   // Every stage finished and left its marker.
   int stages = 0;
