@@ -128,13 +128,9 @@ absl::Status CheckFactIds(const std::string& path, const toml::table& t, const C
     const toml::array* ids = t.get_as<toml::array>(key);
     if (ids == nullptr) continue;
     for (const toml::node& id : *ids) {
-      const std::string name = id.value_or(std::string());
-      if (u->FindFact(name) != nullptr) continue;
-      std::string known;
-      for (const FactSpec& f : u->facts) absl::StrAppend(&known, known.empty() ? "" : ", ", f.id);
-      return At(path, id.source(),
-                absl::StrCat("condition '", c.name, "': ", key, ": universe '", c.set.universe, "' has no fact '", name,
-                             "' (facts: ", known, ")"));
+      if (absl::Status s = u->CheckFactId(id.value_or(std::string())); !s.ok()) {
+        return At(path, id.source(), absl::StrCat("condition '", c.name, "': ", key, ": ", s.message()));
+      }
     }
   }
   return absl::OkStatus();

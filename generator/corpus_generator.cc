@@ -89,11 +89,8 @@ absl::StatusOr<std::unique_ptr<CorpusGenerator>> CorpusGenerator::Create(const G
   const UniverseSpec& u = gen->universe_;
   auto check_ids = [&](const std::vector<std::string>& ids, const char* flag) -> absl::Status {
     for (const std::string& id : ids) {
-      if (u.FindFact(id) == nullptr) {
-        std::string known;
-        for (const FactSpec& f : u.facts) absl::StrAppend(&known, known.empty() ? "" : ", ", f.id);
-        return absl::InvalidArgumentError(absl::StrCat(flag, ": universe '", u.name, "' has no fact '", id,
-                                                       "' (facts: ", known, ")"));
+      if (absl::Status s = u.CheckFactId(id); !s.ok()) {
+        return absl::InvalidArgumentError(absl::StrCat(flag, ": ", s.message()));
       }
     }
     return absl::OkStatus();

@@ -274,6 +274,13 @@ const FactSpec* UniverseSpec::FindFact(const std::string& id) const {
   return nullptr;
 }
 
+absl::Status UniverseSpec::CheckFactId(const std::string& id) const {
+  if (FindFact(id) != nullptr) return absl::OkStatus();
+  std::string known;
+  for (const FactSpec& f : facts) absl::StrAppend(&known, known.empty() ? "" : ", ", f.id);
+  return absl::InvalidArgumentError(absl::StrCat("universe '", name, "' has no fact '", id, "' (facts: ", known, ")"));
+}
+
 absl::StatusOr<UniverseSpec> LoadUniverse(const std::string& name_or_path, const std::string& universes_dir) {
   UniverseSpec u;
   std::vector<std::string> stack;

@@ -56,6 +56,9 @@ struct UniverseSpec {
   std::vector<LeakPattern> leak;                // [[leak]]; a child's list replaces its base's
 
   const FactSpec* FindFact(const std::string& id) const;
+  // OK if `id` names a fact; otherwise an error that lists the facts (for
+  // ablations that name facts by id: --drop-facts, drop_facts, ...).
+  absl::Status CheckFactId(const std::string& id) const;
 };
 
 // `name_or_path` is a file path (contains '/' or ends in .toml) or the name of
