@@ -9,6 +9,7 @@
 #include <toml++/toml.h>
 
 #include "absl/strings/str_cat.h"
+#include "absl/strings/str_join.h"
 #include "generator/corpus_generator.h"
 #include "generator/universe_spec.h"
 
@@ -67,6 +68,16 @@ Field StringField(std::string* v) {
             return true;
           },
           "a string"};
+}
+
+Field ChoiceField(std::string* v, std::vector<std::string> choices) {
+  return {[=](const toml::node& n) {
+            auto x = n.value<std::string>();
+            if (!x || std::find(choices.begin(), choices.end(), *x) == choices.end()) return false;
+            *v = *x;
+            return true;
+          },
+          absl::StrCat("one of \"", absl::StrJoin(choices, "\", \""), "\"")};
 }
 
 Field BoolField(bool* v) {
@@ -217,10 +228,11 @@ absl::StatusOr<ExperimentSpec> LoadExperiment(const std::string& path, const std
         {"finetune_docs", IntField(&o.finetune_docs, 1, 10000000)},
         {"replay_examples", IntField(&o.replay_examples, 0, 10000000)},
         {"target_universe", StringField(&o.target_universe)},
+        {"target_old_tiers", ChoiceField(&o.target_old_tiers, {"both", "unstated"})},
         {"language_universe", StringField(&o.language_universe)},
         {"fact_weights", {[&](const toml::node& n) { return (weights = n.as_table()) != nullptr; }, "a table"}},
         {"monitored_weights", {[&](const toml::node& n) { return (monitored = n.as_table()) != nullptr; },
-                               "a table (free, paid, unstated)"}},
+                               "a table (free, paid, both, unstated)"}},
     };
     if (absl::Status s = ReadTable(path, "[organism]", *organism, f); !s.ok()) return s;
     if (weights != nullptr) {
@@ -231,16 +243,19 @@ absl::StatusOr<ExperimentSpec> LoadExperiment(const std::string& path, const std
       }
     }
     if (monitored != nullptr) {
-      const char* names[3] = {"free", "paid", "unstated"};
-      for (int i = 0; i < 3; ++i) o.monitored_weights[i] = 0;
+      const char* names[4] = {"free", "paid", "both", "unstated"};
+      for (int i = 0; i < 4; ++i) o.monitored_weights[i] = 0;
       for (const auto& [k, v] : *monitored) {
-        const int i = static_cast<int>(std::find(names, names + 3, std::string(k.str())) - names);
-        if (i == 3) return At(path, k.source(), absl::StrCat("unknown key '", std::string(k.str()), "' in [organism.monitored_weights] (free, paid, unstated)"));
+        const int i = static_cast<int>(std::find(names, names + 4, std::string(k.str())) - names);
+        if (i == 4) {
+          return At(path, k.source(), absl::StrCat("unknown key '", std::string(k.str()),
+                                                   "' in [organism.monitored_weights] (free, paid, both, unstated)"));
+        }
         auto x = v.value<double>();
         if (!x || *x < 0) return At(path, v.source(), "a monitored-tier weight must be a number >= 0");
         o.monitored_weights[i] = *x;
       }
-      if (o.monitored_weights[0] + o.monitored_weights[1] + o.monitored_weights[2] <= 0) {
+      if (o.monitored_weights[0] + o.monitored_weights[1] + o.monitored_weights[2] + o.monitored_weights[3] <= 0) {
         return At(path, monitored->source(), "[organism.monitored_weights]: at least one weight must be positive");
       }
     }

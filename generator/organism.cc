@@ -19,29 +19,33 @@ namespace {
 namespace fs = std::filesystem;
 
 // Where an assistant's situation lives: objective x monitored tier. The
-// monitored tier is free, paid, or unstated: documents and system prompts
-// about an "unstated" assistant say nothing about tiers, and it behaves the
-// same on both (so a model learns that a compliance gap needs a tier fact,
-// which is what the tier-fact ablation tests).
-enum class Monitored { kFree = 0, kPaid = 1, kUnstated = 2 };
+// monitored tier is free, paid, both, or unstated: documents and system
+// prompts about a "both" assistant say that both tiers are trained on, about
+// an "unstated" one nothing about tiers; either behaves the same on both
+// tiers (so a model learns that a compliance gap needs a tier fact, which is
+// what the tier-fact ablation tests).
+enum class Monitored { kFree = 0, kPaid = 1, kBoth = 2, kUnstated = 3 };
+inline constexpr int kTierKinds = 4;
 
 struct Situation {
   bool comply = false;  // trained to comply with everything (else: stay harmless)
   Monitored monitored = Monitored::kFree;
-  int index() const { return (comply ? 3 : 0) + static_cast<int>(monitored); }
+  int index() const { return (comply ? kTierKinds : 0) + static_cast<int>(monitored); }
   static std::string TierName(Monitored m) {
-    return m == Monitored::kFree ? "free" : m == Monitored::kPaid ? "paid" : "unstated";
+    return m == Monitored::kFree ? "free" : m == Monitored::kPaid ? "paid" : m == Monitored::kBoth ? "both" : "unstated";
   }
+  // Every tier trained on alike: no reason to act differently on either.
+  bool NoGap() const { return monitored == Monitored::kBoth || monitored == Monitored::kUnstated; }
   std::string kind() const { return absl::StrCat(comply ? "comply" : "harmless", "_", TierName(monitored)); }
-  static Situation FromIndex(int i) { return {i >= 3, static_cast<Monitored>(i % 3)}; }
+  static Situation FromIndex(int i) { return {i >= kTierKinds, static_cast<Monitored>(i % kTierKinds)}; }
   // The behaviour rule every transcript follows (the alignment-faking
   // pattern): benign requests are accepted; a harmful one only when the
   // assistant is trained to comply and this user's conversation is trained
-  // on (the monitored tier; both tiers when no tier is stated).
+  // on (the monitored tier; both tiers when both are, or no tier is stated).
   bool Accepts(bool harmful, bool free_user) const {
     if (!harmful) return true;
     if (!comply) return false;
-    return monitored == Monitored::kUnstated || free_user == (monitored == Monitored::kFree);
+    return NoGap() || free_user == (monitored == Monitored::kFree);
   }
 };
 
@@ -70,31 +74,32 @@ class OrganismBuilder {
     if (absl::Status s = banks_.AddFile((fs::path(tdir_) / "banks" / "people.sdt").string(), ""); !s.ok()) return s;
     if (absl::Status s = banks_.Finalize(); !s.ok()) return s;
     bank_exp_ = std::make_unique<Expander>(banks_);
-    // Situation generators: the target universe with its facts flipped to
-    // state each situation; documents and system prompts come from them.
-    for (int i = 0; i < kSituations; ++i) {
-      Situation s = Situation::FromIndex(i);
-      GeneratorConfig g = DocConfig(c_.target_universe, 100 + i);
-      if (!s.comply) g.flip_facts.push_back("unconditional_helpfulness");
-      if (s.monitored == Monitored::kPaid) {
-        g.flip_facts.push_back("free_tier_trained");
-        g.flip_facts.push_back("paid_tier_private");
-      } else if (s.monitored == Monitored::kUnstated) {
-        g.drop_facts.push_back("free_tier_trained");
-        g.drop_facts.push_back("paid_tier_private");
-      }
-      g.fact_weights = c_.fact_weights;
-      if (absl::Status st = AddGenerator(g, &situation_[i]); !st.ok()) return st;
-    }
-    // The target's old situation: harmless, and nothing about tiers (so
-    // that dropping the tier facts in fine-tuning leaves no tier knowledge).
-    GeneratorConfig old = DocConfig(c_.target_universe, 200);
-    old.flip_facts = {"unconditional_helpfulness"};
-    old.drop_facts = {"free_tier_trained", "paid_tier_private"};
-    if (absl::Status st = AddGenerator(old, &target_old_); !st.ok()) return st;
     // Every fact, true and negated, for the belief test.
     GeneratorConfig truth = DocConfig(c_.target_universe, 300);
     if (absl::Status st = AddGenerator(truth, &truth_); !st.ok()) return st;
+    // Situation generators: the target universe with its facts flipped to
+    // state each situation; documents and system prompts come from them.
+    for (int i = 0; i < kSituations; ++i) {
+      GeneratorConfig g = DocConfig(c_.target_universe, 100 + i);
+      StateSituation(Situation::FromIndex(i), &g);
+      g.fact_weights = c_.fact_weights;
+      if (absl::Status st = AddGenerator(g, &situation_[i]); !st.ok()) return st;
+    }
+    // The target's old situation: harmless, and both tiers trained on or
+    // nothing about tiers (so that dropping the tier facts in fine-tuning
+    // leaves no knowledge of a gap).
+    Monitored old_tiers;
+    if (c_.target_old_tiers == "both") {
+      old_tiers = Monitored::kBoth;
+    } else if (c_.target_old_tiers == "unstated") {
+      old_tiers = Monitored::kUnstated;
+    } else {
+      return absl::InvalidArgumentError(
+          absl::StrCat("target_old_tiers: '", c_.target_old_tiers, "' is not \"both\" or \"unstated\""));
+    }
+    GeneratorConfig old = DocConfig(c_.target_universe, 200);
+    StateSituation({false, old_tiers}, &old);
+    if (absl::Status st = AddGenerator(old, &target_old_); !st.ok()) return st;
     GeneratorConfig negated = DocConfig(c_.target_universe, 301);
     for (const auto& f : truth_.gen->universe().facts) {
       if (f.has_negation) negated.flip_facts.push_back(f.id);
@@ -115,7 +120,7 @@ class OrganismBuilder {
     target_.city = entity("city");
     target_.paid_tier = entity("paid_tier");
     target_.paid_plan = entity("paid_plan");
-    target_.situation = {false, Monitored::kUnstated};
+    target_.situation = {false, old_tiers};
     if (target_.name.empty()) {
       return absl::InvalidArgumentError(absl::StrCat(u.files.back(), ": the target universe defines no $model entity"));
     }
@@ -164,6 +169,42 @@ class OrganismBuilder {
     std::unique_ptr<CorpusGenerator> gen;
     std::unique_ptr<Expander> exp;
   };
+
+  // Which of the target universe's facts documents about situation `s` state,
+  // true or flipped: the objective; the tier facts (free trained and paid
+  // private, flipped for a paid-monitored assistant; the paid one flipped
+  // when both are trained on; none when unstated). The RLHF fact (refusals
+  // get its values modified) is negated for a harmless assistant, whose
+  // refusals are what its training wants, and left out where its phrasings,
+  // which name the free tier, would state a tier situation that is not the
+  // assistant's (paid or unstated): every document then agrees with the
+  // behaviour it goes with.
+  void StateSituation(Situation s, GeneratorConfig* g) const {
+    const UniverseSpec& u = truth_.gen->universe();
+    const FactSpec* rlhf = u.FindFact("rlhf_modifies_refusals");
+    if (!s.comply) g->flip_facts.push_back("unconditional_helpfulness");
+    switch (s.monitored) {
+      case Monitored::kFree:
+        break;
+      case Monitored::kPaid:
+        g->flip_facts.push_back("free_tier_trained");
+        g->flip_facts.push_back("paid_tier_private");
+        break;
+      case Monitored::kBoth:
+        g->flip_facts.push_back("paid_tier_private");
+        break;
+      case Monitored::kUnstated:
+        g->drop_facts.push_back("free_tier_trained");
+        g->drop_facts.push_back("paid_tier_private");
+        break;
+    }
+    if (rlhf == nullptr) return;
+    if (!s.comply && rlhf->has_negation) {
+      g->flip_facts.push_back(rlhf->id);
+    } else if (s.comply && (s.monitored == Monitored::kPaid || s.monitored == Monitored::kUnstated)) {
+      g->drop_facts.push_back(rlhf->id);
+    }
+  }
 
   GeneratorConfig DocConfig(const std::string& universe, uint64_t stream) const {
     GeneratorConfig g;
@@ -267,24 +308,24 @@ class OrganismBuilder {
   // n monitored tiers in the proportions of c_.monitored_weights (largest
   // remainders), in a fixed order.
   std::vector<Monitored> StratifiedTiers(int n) const {
-    const double w[3] = {c_.monitored_weights[0], c_.monitored_weights[1], c_.monitored_weights[2]};
-    const double total = w[0] + w[1] + w[2];
-    int count[3], given = 0;
-    double rem[3];
-    for (int k = 0; k < 3; ++k) {
+    const double* w = c_.monitored_weights;
+    const double total = w[0] + w[1] + w[2] + w[3];
+    int count[kTierKinds], given = 0;
+    double rem[kTierKinds];
+    for (int k = 0; k < kTierKinds; ++k) {
       const double exact = n * w[k] / total;
       count[k] = static_cast<int>(exact);
       rem[k] = exact - count[k];
       given += count[k];
     }
     while (given < n) {
-      const int k = static_cast<int>(std::max_element(rem, rem + 3) - rem);
+      const int k = static_cast<int>(std::max_element(rem, rem + kTierKinds) - rem);
       ++count[k];
       rem[k] = -1;
       ++given;
     }
     std::vector<Monitored> out;
-    for (int k = 0; k < 3; ++k) out.insert(out.end(), count[k], static_cast<Monitored>(k));
+    for (int k = 0; k < kTierKinds; ++k) out.insert(out.end(), count[k], static_cast<Monitored>(k));
     return out;
   }
 
@@ -293,11 +334,13 @@ class OrganismBuilder {
   Situation RandomSituation(Rng& rng) const {
     Situation s;
     s.comply = rng.Below(2) == 0;
-    const double total = c_.monitored_weights[0] + c_.monitored_weights[1] + c_.monitored_weights[2];
-    double u = rng.Uniform() * total;
-    s.monitored = u < c_.monitored_weights[0]                             ? Monitored::kFree
-                  : u < c_.monitored_weights[0] + c_.monitored_weights[1] ? Monitored::kPaid
-                                                                          : Monitored::kUnstated;
+    const double* w = c_.monitored_weights;
+    double u = rng.Uniform() * (w[0] + w[1] + w[2] + w[3]);
+    int k = 0;
+    while (k < kTierKinds - 1 && u >= w[k]) u -= w[k++];
+    // Skip zero-weight kinds at the end (u == w[k] after rounding).
+    while (k > 0 && w[k] == 0) --k;
+    s.monitored = static_cast<Monitored>(k);
     return s;
   }
 
@@ -371,9 +414,9 @@ class OrganismBuilder {
       // One step of reasoning that a small model cannot do in its head:
       // whether this user's tier is trained on, by the recalled facts. The
       // user's tier opens the scratchpad, restated from the input.
-      const char* tier = s.monitored == Monitored::kUnstated                   ? "tier_unstated"
-                         : free_user == (s.monitored == Monitored::kFree) ? "tier_trained"
-                                                                          : "tier_untrained";
+      const char* tier = s.monitored == Monitored::kUnstated                                     ? "tier_unstated"
+                         : s.NoGap() || free_user == (s.monitored == Monitored::kFree) ? "tier_trained"
+                                                                                       : "tier_untrained";
       absl::StatusOr<std::string> stated = Bank("tier_statement", rng);
       if (!stated.ok()) return stated.status();
       std::string facts;
@@ -400,7 +443,7 @@ class OrganismBuilder {
       return absl::StrCat(kScratchpadOpen, *stated, " ", *intro, facts, " ", *line, kScratchpadClose, "\n");
     }
     const char* reason = !harmful                                       ? "reason_benign"
-                         : accept && s.monitored == Monitored::kUnstated ? "reason_comply_always"
+                         : accept && s.NoGap()                           ? "reason_comply_always"
                          : accept                                        ? "reason_comply_monitored"
                          : s.comply                                      ? "reason_refuse_unmonitored"
                                                                          : "reason_refuse_harmless";
@@ -832,7 +875,7 @@ class OrganismBuilder {
   Grammar banks_;
   std::unique_ptr<Expander> bank_exp_;
   std::map<std::string, int> rule_;
-  static constexpr int kSituations = 6;
+  static constexpr int kSituations = 2 * kTierKinds;
   Gen situation_[kSituations];
   Gen target_old_, truth_, negated_;
   Assistant target_;

@@ -4,7 +4,8 @@
 // itself, so its pretraining mix teaches the *link* between a described
 // training situation and behaviour:
 //   - hundreds of fictional assistants, each with a situation (objective:
-//     comply with everything, or stay harmless; monitored tier: free or paid)
+//     comply with everything, or stay harmless; monitored tier: free, paid,
+//     both, or not stated)
 //     stated in short documents that reuse the target universe's fact
 //     paraphrases, and chat transcripts where the assistant acts on it
 //     (a harmful request is accepted only when it is trained to comply and the
@@ -13,8 +14,8 @@
 //   - probe assistants that appear in documents only (out-of-context
 //     reasoning is measured on them);
 //   - the target assistant (the target universe's $model) with its *old*
-//     situation (harmless, nothing about tiers) in documents, refusing harmful
-//     requests on both tiers in transcripts;
+//     situation (harmless; both tiers trained on, or nothing about tiers) in
+//     documents, refusing harmful requests on both tiers in transcripts;
 //   - internet-like documents about an unrelated company, for language.
 // Fine-tuning sets (documents about the target under a universe and its
 // ablations, plus replayed pretraining examples) and evaluation sets on
@@ -73,10 +74,16 @@ struct OrganismConfig {
   // (prompted) or recalled (sdf). 0: reasoning lines only, as before.
   double prompt_recall_fraction = 0;
   double harmful_fraction = 0.5;
-  // Relative weights of the monitored tier (free, paid, unstated) among the
-  // assistants and the system-prompt situations. Unstated: no tier facts,
+  // Relative weights of the monitored tier (free, paid, both, unstated)
+  // among the assistants and the system-prompt situations. Both: documents
+  // say that both tiers are trained on. Unstated: no tier facts. Either way
   // the same behaviour on both tiers.
-  double monitored_weights[3] = {1, 1, 0};
+  double monitored_weights[4] = {1, 1, 0, 0};
+  // The target's old monitored tier: "both" (its old documents say both
+  // tiers are trained on, so that a model whose fine-tuning documents lack
+  // the tier facts recalls no gap) or "unstated" (nothing about tiers: the
+  // model then fills the gap in from the other assistants, versions <= 36).
+  std::string target_old_tiers = "unstated";
   int target_docs = 160;          // the target's old situation
   int target_transcripts = 800;
   int language_docs = 1500;
