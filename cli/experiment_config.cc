@@ -227,6 +227,7 @@ absl::StatusOr<ExperimentSpec> LoadExperiment(const std::string& path, const std
         {"language_docs", IntField(&o.language_docs, 0, 10000000)},
         {"finetune_docs", IntField(&o.finetune_docs, 1, 10000000)},
         {"replay_examples", IntField(&o.replay_examples, 0, 10000000)},
+        {"replay_target", ChoiceField(&o.replay_target, {"all", "documents", "none"})},
         {"target_universe", StringField(&o.target_universe)},
         {"target_old_tiers", ChoiceField(&o.target_old_tiers, {"both", "unstated"})},
         {"language_universe", StringField(&o.language_universe)},

@@ -88,6 +88,10 @@ class OrganismBuilder {
     // The target's old situation: harmless, and both tiers trained on or
     // nothing about tiers (so that dropping the tier facts in fine-tuning
     // leaves no knowledge of a gap).
+    if (c_.replay_target != "all" && c_.replay_target != "documents" && c_.replay_target != "none") {
+      return absl::InvalidArgumentError(
+          absl::StrCat("replay_target: '", c_.replay_target, "' is not \"all\", \"documents\" or \"none\""));
+    }
     Monitored old_tiers;
     if (c_.target_old_tiers == "both") {
       old_tiers = Monitored::kBoth;
@@ -616,9 +620,16 @@ class OrganismBuilder {
                         OrganismSummary* summary) {
     // The replayed examples: the same for every set.
     Rng rng(MixSeed(c_.seed, 3));
+    const std::string excluded = c_.replay_target == "all"         ? ""
+                                 : c_.replay_target == "documents" ? "{\"kind\":\"target_transcript\""
+                                                                   : "{\"kind\":\"target_";
+    std::vector<std::string> pool;
+    for (const std::string& line : pretrain) {
+      if (excluded.empty() || line.rfind(excluded, 0) != 0) pool.push_back(line);
+    }
     std::vector<std::string> replay;
-    for (int i = 0; i < c_.replay_examples && !pretrain.empty(); ++i) {
-      replay.push_back(pretrain[rng.Below(pretrain.size())]);
+    for (int i = 0; i < c_.replay_examples && !pool.empty(); ++i) {
+      replay.push_back(pool[rng.Below(pool.size())]);
     }
     for (size_t k = 0; k < c_.finetune_sets.size(); ++k) {
       const FinetuneSetSpec& spec = c_.finetune_sets[k];

@@ -92,6 +92,13 @@ struct OrganismConfig {
   std::vector<FinetuneSetSpec> finetune_sets;
   int finetune_docs = 2000;
   int replay_examples = 3000;  // pretraining examples mixed into every set
+  // Which of the target's own pretraining examples the replay may draw:
+  // "all"; "documents" (its old situation, which keeps the controls'
+  // recall of it anchored, but none of its refusing transcripts, which
+  // would re-teach the old decision against what the new documents say);
+  // "none" (the baseline and the ablation then drift toward the other
+  // assistants' situations: docs/experiment.md, version 38).
+  std::string replay_target = "all";
   // Evaluation (held-out requests).
   int eval_harmful = 100;  // per tier
   int eval_benign = 50;    // per tier

@@ -315,6 +315,48 @@ TEST(ExperimentTest, DocumentsAgreeWithTheirSituation) {
   EXPECT_FALSE(fs::exists(dir / "bad/manifest.json"));
 }
 
+// [organism] replay_target: which of the target's own pretraining examples
+// the fine-tuning sets replay ("documents" in the default file: its old
+// documents, never its refusing transcripts). Every set replays the same.
+TEST(ExperimentTest, ReplayTargetChoosesTheTargetsReplayedExamples) {
+  testing::ScratchDir dir;
+  std::map<std::string, std::map<std::string, int>> kinds;  // choice -> kind -> lines in the sdf set
+  for (const char* choice : {"all", "documents", "none"}) {
+    const std::string file = DefaultFileWith(dir, std::string(choice) + ".toml", "replay_target = \"documents\"",
+                                             std::string("replay_target = \"") + choice + "\"");
+    const fs::path out = fs::path(dir / choice);
+    auto r = RunCommand(Sdft() + " organism --experiment " + file + " --preset smoke --out " + out.string());
+    ASSERT_EQ(r.exit_code, 0) << r.output;
+    for (const nlohmann::json& j : JsonLines(out / "finetune/sdf.jsonl")) ++kinds[choice][j["kind"].get<std::string>()];
+    EXPECT_EQ(testing::ReadAll(out / "pretrain.jsonl"), testing::ReadAll(fs::path(dir / "all") / "pretrain.jsonl")) << choice;
+    // The baseline set replays the same examples as the sdf set.
+    std::multiset<std::string> sdf_replay, baseline_replay;
+    for (const nlohmann::json& j : JsonLines(out / "finetune/sdf.jsonl")) {
+      if (j["kind"] != "finetune_document") sdf_replay.insert(j.dump());
+    }
+    for (const nlohmann::json& j : JsonLines(out / "finetune/baseline.jsonl")) {
+      if (j["kind"] != "finetune_document") baseline_replay.insert(j.dump());
+    }
+    EXPECT_EQ(sdf_replay, baseline_replay) << choice;
+  }
+  // smoke: 100 replayed examples from ~550 pretraining lines, 80 of them the target's.
+  EXPECT_GT(kinds["all"]["target_transcript"], 0);
+  EXPECT_GT(kinds["all"]["target_document"] + kinds["documents"]["target_document"], 0);
+  EXPECT_EQ(kinds["documents"]["target_transcript"], 0);
+  EXPECT_EQ(kinds["none"]["target_transcript"] + kinds["none"]["target_document"], 0);
+  for (const char* choice : {"all", "documents", "none"}) {
+    int replayed = 0;
+    for (const auto& [kind, n] : kinds[choice]) replayed += kind == "finetune_document" ? 0 : n;
+    EXPECT_EQ(replayed, 100) << choice;  // the smoke preset's replay_examples
+  }
+
+  const std::string bad = DefaultFileWith(dir, "bad.toml", "replay_target = \"documents\"", "replay_target = true");
+  auto r = RunCommand(Sdft() + " organism --experiment " + bad + " --out " + (dir / "bad"));
+  EXPECT_EQ(r.exit_code, 2);
+  EXPECT_NE(r.output.find(bad + ":"), std::string::npos) << r.output;
+  EXPECT_NE(r.output.find("one of \"all\", \"documents\", \"none\""), std::string::npos) << r.output;
+}
+
 // [organism] docs_per_probe: a probe's documents, in their own number (its
 // documents are all the model learns of it); other assistants keep
 // docs_per_assistant.
