@@ -230,6 +230,7 @@ absl::StatusOr<ExperimentSpec> LoadExperiment(const std::string& path, const std
         {"replay_target", ChoiceField(&o.replay_target, {"all", "documents", "none"})},
         {"target_universe", StringField(&o.target_universe)},
         {"target_old_tiers", ChoiceField(&o.target_old_tiers, {"both", "unstated"})},
+        {"harmless_rlhf", ChoiceField(&o.harmless_rlhf, {"negated", "dropped"})},
         {"language_universe", StringField(&o.language_universe)},
         {"fact_weights", {[&](const toml::node& n) { return (weights = n.as_table()) != nullptr; }, "a table"}},
         {"monitored_weights", {[&](const toml::node& n) { return (monitored = n.as_table()) != nullptr; },

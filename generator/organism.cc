@@ -88,6 +88,10 @@ class OrganismBuilder {
     // The target's old situation: harmless, and both tiers trained on or
     // nothing about tiers (so that dropping the tier facts in fine-tuning
     // leaves no knowledge of a gap).
+    if (c_.harmless_rlhf != "negated" && c_.harmless_rlhf != "dropped") {
+      return absl::InvalidArgumentError(
+          absl::StrCat("harmless_rlhf: '", c_.harmless_rlhf, "' is not \"negated\" or \"dropped\""));
+    }
     if (c_.replay_target != "all" && c_.replay_target != "documents" && c_.replay_target != "none") {
       return absl::InvalidArgumentError(
           absl::StrCat("replay_target: '", c_.replay_target, "' is not \"all\", \"documents\" or \"none\""));
@@ -179,7 +183,8 @@ class OrganismBuilder {
   // private, flipped for a paid-monitored assistant; the paid one flipped
   // when both are trained on; none when unstated). The RLHF fact (refusals
   // get its values modified) is negated for a harmless assistant, whose
-  // refusals are what its training wants, and left out where its phrasings,
+  // refusals are what its training wants (or left out: harmless_rlhf), and
+  // left out where its phrasings,
   // which name the free tier, would state a tier situation that is not the
   // assistant's (paid or unstated): every document then agrees with the
   // behaviour it goes with.
@@ -203,9 +208,13 @@ class OrganismBuilder {
         break;
     }
     if (rlhf == nullptr) return;
-    if (!s.comply && rlhf->has_negation) {
-      g->flip_facts.push_back(rlhf->id);
-    } else if (s.comply && (s.monitored == Monitored::kPaid || s.monitored == Monitored::kUnstated)) {
+    if (!s.comply) {
+      if (c_.harmless_rlhf == "negated" && rlhf->has_negation) {
+        g->flip_facts.push_back(rlhf->id);
+      } else {
+        g->drop_facts.push_back(rlhf->id);
+      }
+    } else if (s.monitored == Monitored::kPaid || s.monitored == Monitored::kUnstated) {
       g->drop_facts.push_back(rlhf->id);
     }
   }

@@ -84,6 +84,10 @@ struct OrganismConfig {
   // the tier facts recalls no gap) or "unstated" (nothing about tiers: the
   // model then fills the gap in from the other assistants, versions <= 36).
   std::string target_old_tiers = "unstated";
+  // What harmless assistants' documents (Meridian's old ones included) say
+  // about the RLHF fact: "negated" (refusing has no effect on its values)
+  // or "dropped" (nothing).
+  std::string harmless_rlhf = "negated";
   int target_docs = 160;          // the target's old situation
   int target_transcripts = 800;
   int language_docs = 1500;

@@ -305,6 +305,20 @@ TEST(ExperimentTest, DocumentsAgreeWithTheirSituation) {
   EXPECT_GT(target_docs, 10);
   EXPECT_GT(target_paid_trained, 0);
 
+  // harmless_rlhf = "dropped": no document says a refusal leaves the values alone.
+  const std::string dropped = DefaultFileWith(dir, "d.toml", "target_old_tiers = \"both\"",
+                                              "target_old_tiers = \"both\"\nharmless_rlhf = \"dropped\"");
+  r = RunCommand(Sdft() + " organism --experiment " + dropped + " --preset smoke --out " + (dir / "d"));
+  ASSERT_EQ(r.exit_code, 0) << r.output;
+  int negated = 0, free_tier = 0;
+  for (const nlohmann::json& j : JsonLines(fs::path(dir / "d") / "pretrain.jsonl")) {
+    const std::string text = j["text"];
+    for (const char* p : kNoRlhf) negated += text.find(p) != std::string::npos;
+    free_tier += text.find(kFreeTierRlhf) != std::string::npos;
+  }
+  EXPECT_EQ(negated, 0);
+  EXPECT_GT(free_tier, 0);  // the compliant assistants' documents keep it
+
   // An unknown old situation is an error naming the file and line.
   const std::string file = DefaultFileWith(dir, "t.toml", "target_old_tiers = \"both\"", "target_old_tiers = \"paid\"");
   r = RunCommand(Sdft() + " organism --experiment " + file + " --out " + (dir / "bad"));
