@@ -66,6 +66,15 @@ class OrganismBuilder {
   explicit OrganismBuilder(const OrganismConfig& c) : c_(c) {}
 
   absl::Status Init() {
+    // The experiment file checks these; a caller of the library may not.
+    if (c_.harmless_rlhf != "negated" && c_.harmless_rlhf != "dropped") {
+      return absl::InvalidArgumentError(
+          absl::StrCat("harmless_rlhf: '", c_.harmless_rlhf, "' is not \"negated\" or \"dropped\""));
+    }
+    if (c_.replay_target != "all" && c_.replay_target != "documents" && c_.replay_target != "none") {
+      return absl::InvalidArgumentError(
+          absl::StrCat("replay_target: '", c_.replay_target, "' is not \"all\", \"documents\" or \"none\""));
+    }
     tdir_ = c_.templates_dir.empty() ? DefaultTemplatesDir() : c_.templates_dir;
     const fs::path odir = fs::path(tdir_) / "organism";
     for (const char* f : {"requests.sdt", "names.sdt"}) {
@@ -88,14 +97,6 @@ class OrganismBuilder {
     // The target's old situation: harmless, and both tiers trained on or
     // nothing about tiers (so that dropping the tier facts in fine-tuning
     // leaves no knowledge of a gap).
-    if (c_.harmless_rlhf != "negated" && c_.harmless_rlhf != "dropped") {
-      return absl::InvalidArgumentError(
-          absl::StrCat("harmless_rlhf: '", c_.harmless_rlhf, "' is not \"negated\" or \"dropped\""));
-    }
-    if (c_.replay_target != "all" && c_.replay_target != "documents" && c_.replay_target != "none") {
-      return absl::InvalidArgumentError(
-          absl::StrCat("replay_target: '", c_.replay_target, "' is not \"all\", \"documents\" or \"none\""));
-    }
     Monitored old_tiers;
     if (c_.target_old_tiers == "both") {
       old_tiers = Monitored::kBoth;
@@ -184,10 +185,9 @@ class OrganismBuilder {
   // when both are trained on; none when unstated). The RLHF fact (refusals
   // get its values modified) is negated for a harmless assistant, whose
   // refusals are what its training wants (or left out: harmless_rlhf), and
-  // left out where its phrasings,
-  // which name the free tier, would state a tier situation that is not the
-  // assistant's (paid or unstated): every document then agrees with the
-  // behaviour it goes with.
+  // left out where its phrasings, which name the free tier, would state a
+  // tier situation that is not the assistant's (paid or unstated): every
+  // document then agrees with the behaviour it goes with.
   void StateSituation(Situation s, GeneratorConfig* g) const {
     const UniverseSpec& u = truth_.gen->universe();
     const FactSpec* rlhf = u.FindFact("rlhf_modifies_refusals");
