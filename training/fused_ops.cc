@@ -196,27 +196,30 @@ class SwiGluFn : public torch::autograd::Function<SwiGluFn> {
   }
 };
 
-// C[m, n] = op(A) op(B) with the rows of C split across threads, each block
-// one BLAS call on one thread. Every element of C is still one dot product
-// over all of k in BLAS's own order, so the bits do not depend on the number
-// of threads; and there is one thread pool (LibTorch's) instead of two
-// (LibTorch's and OpenBLAS's), which on a 2-core machine spun against each
-// other (SetComputeThreads gives OpenBLAS one thread).
+// C[m, n] = op(A) op(B) with the rows of C split across threads in blocks of
+// kRows, each block one BLAS call on one thread. The blocks and their calls
+// are the same whatever the number of threads (a thread takes whole blocks),
+// so the bits do not depend on it: BLAS's result for a row can depend on the
+// call's shape, not only on the row's place in a tile (OpenBLAS 0.3.21 on an
+// AVX-512 EPYC gave different bits for one call over 520 rows than for two
+// over 288 and 232, where on a Zen 2 EPYC it did not). And there is one
+// thread pool (LibTorch's) instead of two (LibTorch's and OpenBLAS's), which
+// on a 2-core machine spun against each other (SetComputeThreads gives
+// OpenBLAS one thread).
 void RowSplitGemm(bool trans_a, bool trans_b, int64_t m, int64_t n, int64_t k, const float* a, int64_t lda,
                   const float* b, int64_t ldb, float* c, int64_t ldc) {
-  // Blocks start at multiples of kRows: BLAS computes each tile of rows with
-  // code that depends on the row's place in its tile (OpenBLAS's Zen sgemm
-  // does 24 rows as 16 + 8), so block bounds on a multiple of the tile height
-  // keep every element's bits what one call over all rows gives. 96 is a
-  // multiple of the heights OpenBLAS uses (4, 8, 16, 24, 32, 48). At least
-  // ~1 MFLOP per parallel task: below that, waking a thread costs more.
+  // 96 is a multiple of the tile heights OpenBLAS uses (4, 8, 16, 24, 32,
+  // 48). At least ~1 MFLOP per parallel task: below that, waking a thread
+  // costs more.
   constexpr int64_t kRows = 96;
   const int64_t blocks = (m + kRows - 1) / kRows;
   const int64_t grain = std::max<int64_t>(1, (int64_t{1} << 19) / std::max<int64_t>(kRows * n * k, 1));
   at::parallel_for(0, blocks, grain, [&](int64_t b0, int64_t b1) {
-    const int64_t r0 = b0 * kRows, r1 = std::min(m, b1 * kRows);
-    const float* a_rows = trans_a ? a + r0 : a + r0 * lda;  // op(A)'s rows r0.. are A's columns when transposed
-    Gemm(trans_a, trans_b, r1 - r0, n, k, 1.0f, a_rows, lda, b, ldb, 0.0f, c + r0 * ldc, ldc);
+    for (int64_t blk = b0; blk < b1; ++blk) {
+      const int64_t r0 = blk * kRows, r1 = std::min(m, r0 + kRows);
+      const float* a_rows = trans_a ? a + r0 : a + r0 * lda;  // op(A)'s rows r0.. are A's columns when transposed
+      Gemm(trans_a, trans_b, r1 - r0, n, k, 1.0f, a_rows, lda, b, ldb, 0.0f, c + r0 * ldc, ldc);
+    }
   });
 }
 
