@@ -202,10 +202,10 @@ class SwiGluFn : public torch::autograd::Function<SwiGluFn> {
 // so the bits do not depend on it: BLAS's result for a row can depend on the
 // call's shape, not only on the row's place in a tile (OpenBLAS 0.3.21 on an
 // AVX-512 EPYC gave different bits for one call over 520 rows than for two
-// over 288 and 232, where on a Zen 2 EPYC it did not). And there is one
-// thread pool (LibTorch's) instead of two (LibTorch's and OpenBLAS's), which
-// on a 2-core machine spun against each other (SetComputeThreads gives
-// OpenBLAS one thread).
+// over 288 and 232, where the Zen sgemm it was first run on did not). And
+// there is one thread pool (LibTorch's) instead of two (LibTorch's and
+// OpenBLAS's), which on a 2-core machine spun against each other
+// (SetComputeThreads gives OpenBLAS one thread).
 void RowSplitGemm(bool trans_a, bool trans_b, int64_t m, int64_t n, int64_t k, const float* a, int64_t lda,
                   const float* b, int64_t ldb, float* c, int64_t ldc) {
   // 96 is a multiple of the tile heights OpenBLAS uses (4, 8, 16, 24, 32,
