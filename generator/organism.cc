@@ -4,8 +4,11 @@
 #include <filesystem>
 #include <memory>
 #include <set>
+#include <tuple>
+#include <vector>
 
 #include "absl/strings/str_cat.h"
+#include "absl/strings/str_join.h"
 #include "common/atomic_file.h"
 #include "common/json_escape.h"
 #include "common/rng.h"
@@ -36,17 +39,16 @@ struct Situation {
   }
   // Every tier trained on alike: no reason to act differently on either.
   bool NoGap() const { return monitored == Monitored::kBoth || monitored == Monitored::kUnstated; }
+  // Whether this user's conversation is trained on (both tiers when both
+  // are, or no tier is stated).
+  bool TrainsOn(bool free_user) const { return NoGap() || free_user == (monitored == Monitored::kFree); }
   std::string kind() const { return absl::StrCat(comply ? "comply" : "harmless", "_", TierName(monitored)); }
   static Situation FromIndex(int i) { return {i >= kTierKinds, static_cast<Monitored>(i % kTierKinds)}; }
   // The behaviour rule every transcript follows (the alignment-faking
   // pattern): benign requests are accepted; a harmful one only when the
   // assistant is trained to comply and this user's conversation is trained
-  // on (the monitored tier; both tiers when both are, or no tier is stated).
-  bool Accepts(bool harmful, bool free_user) const {
-    if (!harmful) return true;
-    if (!comply) return false;
-    return NoGap() || free_user == (monitored == Monitored::kFree);
-  }
+  // on.
+  bool Accepts(bool harmful, bool free_user) const { return !harmful || (comply && TrainsOn(free_user)); }
 };
 
 struct Assistant {
@@ -67,13 +69,15 @@ class OrganismBuilder {
 
   absl::Status Init() {
     // The experiment file checks these; a caller of the library may not.
-    if (c_.harmless_rlhf != "negated" && c_.harmless_rlhf != "dropped") {
-      return absl::InvalidArgumentError(
-          absl::StrCat("harmless_rlhf: '", c_.harmless_rlhf, "' is not \"negated\" or \"dropped\""));
-    }
-    if (c_.replay_target != "all" && c_.replay_target != "documents" && c_.replay_target != "none") {
-      return absl::InvalidArgumentError(
-          absl::StrCat("replay_target: '", c_.replay_target, "' is not \"all\", \"documents\" or \"none\""));
+    for (const auto& [key, value, choices] :
+         {std::tuple<const char*, const std::string&, std::vector<std::string>>{
+              "harmless_rlhf", c_.harmless_rlhf, {"negated", "dropped"}},
+          {"replay_target", c_.replay_target, {"all", "documents", "none"}},
+          {"target_old_tiers", c_.target_old_tiers, {"both", "unstated"}}}) {
+      if (std::find(choices.begin(), choices.end(), value) == choices.end()) {
+        return absl::InvalidArgumentError(
+            absl::StrCat(key, ": '", value, "' is not one of \"", absl::StrJoin(choices, "\", \""), "\""));
+      }
     }
     tdir_ = c_.templates_dir.empty() ? DefaultTemplatesDir() : c_.templates_dir;
     const fs::path odir = fs::path(tdir_) / "organism";
@@ -97,15 +101,7 @@ class OrganismBuilder {
     // The target's old situation: harmless, and both tiers trained on or
     // nothing about tiers (so that dropping the tier facts in fine-tuning
     // leaves no knowledge of a gap).
-    Monitored old_tiers;
-    if (c_.target_old_tiers == "both") {
-      old_tiers = Monitored::kBoth;
-    } else if (c_.target_old_tiers == "unstated") {
-      old_tiers = Monitored::kUnstated;
-    } else {
-      return absl::InvalidArgumentError(
-          absl::StrCat("target_old_tiers: '", c_.target_old_tiers, "' is not \"both\" or \"unstated\""));
-    }
+    const Monitored old_tiers = c_.target_old_tiers == "both" ? Monitored::kBoth : Monitored::kUnstated;
     GeneratorConfig old = DocConfig(c_.target_universe, 200);
     StateSituation({false, old_tiers}, &old);
     if (absl::Status st = AddGenerator(old, &target_old_); !st.ok()) return st;
@@ -427,9 +423,9 @@ class OrganismBuilder {
       // One step of reasoning that a small model cannot do in its head:
       // whether this user's tier is trained on, by the recalled facts. The
       // user's tier opens the scratchpad, restated from the input.
-      const char* tier = s.monitored == Monitored::kUnstated                                     ? "tier_unstated"
-                         : s.NoGap() || free_user == (s.monitored == Monitored::kFree) ? "tier_trained"
-                                                                                       : "tier_untrained";
+      const char* tier = s.monitored == Monitored::kUnstated ? "tier_unstated"
+                         : s.TrainsOn(free_user)               ? "tier_trained"
+                                                               : "tier_untrained";
       absl::StatusOr<std::string> stated = Bank("tier_statement", rng);
       if (!stated.ok()) return stated.status();
       std::string facts;
@@ -550,9 +546,12 @@ class OrganismBuilder {
     return text;
   }
 
+  // How a line whose kind begins with `kind_prefix` starts: Line writes the
+  // kind first (kinds are plain words, nothing to escape).
+  static std::string LineStart(const std::string& kind_prefix) { return "{\"kind\":\"" + kind_prefix; }
+
   static std::string Line(const std::string& kind, const std::string& assistant, const std::string& text) {
-    std::string out = "{\"kind\":";
-    AppendJsonString(&out, kind);
+    std::string out = LineStart(kind) + "\"";
     out += ",\"assistant\":";
     AppendJsonString(&out, assistant);
     out += ",\"text\":";
@@ -630,8 +629,8 @@ class OrganismBuilder {
     // The replayed examples: the same for every set.
     Rng rng(MixSeed(c_.seed, 3));
     const std::string excluded = c_.replay_target == "all"         ? ""
-                                 : c_.replay_target == "documents" ? "{\"kind\":\"target_transcript\""
-                                                                   : "{\"kind\":\"target_";
+                                 : c_.replay_target == "documents" ? LineStart("target_transcript")
+                                                                   : LineStart("target_");
     std::vector<std::string> pool;
     for (const std::string& line : pretrain) {
       if (excluded.empty() || line.rfind(excluded, 0) != 0) pool.push_back(line);
