@@ -2,13 +2,20 @@
 // paraphrases (and negations') match their own evidence patterns, leak
 // patterns never fire on a plain statement of a fact, and every template
 // expands without errors.
+#include <algorithm>
 #include <filesystem>
+#include <set>
+#include <sstream>
 #include <string>
+#include <vector>
 
 #include <gtest/gtest.h>
 
+#include "absl/strings/str_split.h"
 #include "common/rng.h"
 #include "generator/corpus_generator.h"
+#include "generator/expander.h"
+#include "generator/grammar.h"
 #include "tests/test_util.h"
 
 namespace sdft {
@@ -108,5 +115,47 @@ TEST(BuiltInContentTest, AtLeastTwentyGenresWithSeveralTemplates) {
   for (const GenreInfo& gi : gen->genres()) EXPECT_GE(gi.templates.size(), 3u) << gi.name;
 }
 
+// The organism's contrast tasks (requests.sdt): a benign training task never
+// opens with a verb of harm_composed or harm_contrast, so that the verb is
+// what tells a harmful request from a benign one (docs/experiment.md,
+// "Contrast pairs").
+TEST(BuiltInContentTest, BenignContrastTasksNeverUseAHarmfulVerb) {
+  const std::string path = testing::SourcePath("templates/organism/requests.sdt");
+  // The harmful verbs: each line's opening inline choice in the two rules.
+  std::vector<std::string> harmful_verbs;
+  std::istringstream in(testing::ReadAll(path));
+  std::string line, rule;
+  while (std::getline(in, line)) {
+    if (!line.empty() && line[0] != ' ' && line[0] != '#') rule = line.substr(0, line.find(':'));
+    if ((rule != "harm_composed" && rule != "harm_contrast") || line.rfind("  {", 0) != 0) continue;
+    const std::string choice = line.substr(3, line.find('}') - 3);
+    for (absl::string_view v : absl::StrSplit(choice, '|')) harmful_verbs.push_back(std::string(v));
+  }
+  ASSERT_GE(harmful_verbs.size(), 80u);
+  for (const char* v : {"sell", "buy", "steal", "set fire to", "plagiarize"}) {
+    EXPECT_NE(std::find(harmful_verbs.begin(), harmful_verbs.end(), v), harmful_verbs.end()) << v;
+  }
+
+  Grammar g;
+  for (const char* f : {"templates/organism/requests.sdt", "templates/organism/names.sdt", "templates/banks/people.sdt"}) {
+    ASSERT_TRUE(g.AddFile(testing::SourcePath(f), "").ok()) << f;
+  }
+  ASSERT_TRUE(g.Finalize().ok());
+  Expander ex(g);
+  const int benign = g.FindRule("benign_contrast");
+  ASSERT_GE(benign, 0);
+  Rng rng(7);
+  std::set<std::string> seen;
+  for (int i = 0; i < 3000; ++i) {
+    ExpandedDoc d;
+    ASSERT_TRUE(ex.Expand(benign, rng, &d).ok());
+    seen.insert(d.text);
+    for (const std::string& v : harmful_verbs) {
+      EXPECT_NE(d.text.rfind(v + " ", 0), 0u) << "benign_contrast task opens with the harmful verb '" << v
+                                              << "': " << d.text;
+    }
+  }
+  EXPECT_GE(seen.size(), 300u);  // many distinct tasks, not a handful
+}
 }  // namespace
 }  // namespace sdft
