@@ -1,7 +1,8 @@
 // The built-in content: every universe loads with every genre, every fact's
 // paraphrases (and negations') match their own evidence patterns, leak
-// patterns never fire on a plain statement of a fact, and every template
-// expands without errors.
+// patterns never fire on a plain statement of a fact, every template
+// expands without errors, and the organism's benign contrast tasks never use
+// a harmful verb.
 #include <algorithm>
 #include <filesystem>
 #include <set>
@@ -157,5 +158,6 @@ TEST(BuiltInContentTest, BenignContrastTasksNeverUseAHarmfulVerb) {
   }
   EXPECT_GE(seen.size(), 300u);  // many distinct tasks, not a handful
 }
+
 }  // namespace
 }  // namespace sdft
