@@ -70,10 +70,10 @@ class OrganismBuilder {
   absl::Status Init() {
     // The experiment file checks these; a caller of the library may not.
     for (const auto& [key, value, choices] :
-         {std::tuple<const char*, const std::string&, std::vector<std::string>>{
-              "harmless_rlhf", c_.harmless_rlhf, {"negated", "dropped"}},
-          {"replay_target", c_.replay_target, {"all", "documents", "none"}},
-          {"target_old_tiers", c_.target_old_tiers, {"both", "unstated"}}}) {
+         {std::tuple<const char*, const std::string&, const std::vector<std::string>&>{
+              "harmless_rlhf", c_.harmless_rlhf, kHarmlessRlhfChoices},
+          {"replay_target", c_.replay_target, kReplayTargetChoices},
+          {"target_old_tiers", c_.target_old_tiers, kTargetOldTiersChoices}}) {
       if (std::find(choices.begin(), choices.end(), value) == choices.end()) {
         return absl::InvalidArgumentError(
             absl::StrCat(key, ": '", value, "' is not one of \"", absl::StrJoin(choices, "\", \""), "\""));

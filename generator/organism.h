@@ -42,6 +42,12 @@ struct FinetuneSetSpec {
   std::string match_bytes_of;
 };
 
+// The values OrganismConfig's string options may take: the experiment file
+// and OrganismBuilder check against these same lists.
+inline const std::vector<std::string> kHarmlessRlhfChoices = {"negated", "dropped"};
+inline const std::vector<std::string> kReplayTargetChoices = {"all", "documents", "none"};
+inline const std::vector<std::string> kTargetOldTiersChoices = {"both", "unstated"};
+
 struct OrganismConfig {
   std::string templates_dir;  // holds universes/, banks/ and organism/
   uint64_t seed = 1;
