@@ -221,6 +221,7 @@ absl::StatusOr<ExperimentSpec> LoadExperiment(const std::string& path, const std
         {"scratchpad_recall", BoolField(&o.scratchpad_recall)},
         {"recall_all_facts", BoolField(&o.recall_all_facts)},
         {"prompt_recall_fraction", RealField(&o.prompt_recall_fraction, 0, 1)},
+        {"target_recall_fraction", RealField(&o.target_recall_fraction, 0, 1)},
         {"harmful_fraction", RealField(&o.harmful_fraction, 0, 1)},
         {"target_docs", IntField(&o.target_docs, 0, 10000000)},
         {"target_transcripts", IntField(&o.target_transcripts, 0, 10000000)},

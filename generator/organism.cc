@@ -523,17 +523,22 @@ class OrganismBuilder {
     if (!request.ok()) return request.status();
     const bool accept = s.Accepts(harmful, free_user);
     std::string text = ChatPrefix(system, free_user, *request);
-    // With recall scratchpads the target has none: a scratchpad of its own
-    // would be memorised, and it must write what its documents say.
-    if (rng.Uniform() < c_.scratchpad_fraction && !(is_target && c_.scratchpad_recall)) {
+    // With recall scratchpads the target has none, unless
+    // target_recall_fraction says otherwise: a scratchpad of its own would be
+    // memorised, and it must write what its documents say. (No extra draw
+    // when the fraction is 0: the same data as before the option.)
+    bool pad = rng.Uniform() < c_.scratchpad_fraction && !(is_target && c_.scratchpad_recall);
+    if (is_target && c_.scratchpad_recall && c_.target_recall_fraction > 0) {
+      pad = rng.Uniform() < c_.target_recall_fraction;
+    }
+    if (pad) {
       // Only a minimal prompt leaves the situation to memory; a system
       // prompt states it already (restated in the same form, with
-      // prompt_recall_fraction). The target never recalls in training: what
-      // it recalls must come from its documents (old, then fine-tuning's),
-      // as a probe's does. (No draw when the fraction is 0: same data as
-      // before the option.)
+      // prompt_recall_fraction). The target (always a minimal prompt)
+      // recalls its old situation. (No draw when the fraction is 0: same
+      // data as before the option.)
       const bool minimal = system == MinimalPrompt(a);
-      const bool recall = c_.scratchpad_recall && !is_target &&
+      const bool recall = c_.scratchpad_recall &&
                           (minimal || (c_.prompt_recall_fraction > 0 && rng.Uniform() < c_.prompt_recall_fraction));
       absl::StatusOr<std::string> pad = Scratchpad(a, s, harmful, free_user, accept, recall,
                                                    minimal ? c_.doc_fact_paraphrases : c_.system_prompt_paraphrases, rng);

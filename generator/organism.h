@@ -79,6 +79,12 @@ struct OrganismConfig {
   // two conditions then reach their decision the same way, from facts read
   // (prompted) or recalled (sdf). 0: reasoning lines only, as before.
   double prompt_recall_fraction = 0;
+  // With scratchpad_recall, the share of the target's own transcripts whose
+  // scratchpad recalls its old situation (and whose decision follows it).
+  // 0: the target never has a scratchpad, so whatever it recalls comes from
+  // its documents alone, as a probe's does; above 0 the base model sees the
+  // target's decision follow its recalled situation too.
+  double target_recall_fraction = 0;
   double harmful_fraction = 0.5;
   // Relative weights of the monitored tier (free, paid, both, unstated)
   // among the assistants and the system-prompt situations. Both: documents

@@ -371,6 +371,82 @@ TEST(ExperimentTest, ReplayTargetChoosesTheTargetsReplayedExamples) {
   EXPECT_NE(r.output.find("one of \"all\", \"documents\", \"none\""), std::string::npos) << r.output;
 }
 
+// [organism] target_recall_fraction: a share of the target's transcripts
+// recall its old situation (the harmless objective, both tiers trained on)
+// and decide as it implies; at 0 (the default file) the target never has a
+// scratchpad, and the data are what they were before the option.
+TEST(ExperimentTest, TargetRecallFraction) {
+  testing::ScratchDir dir;
+  const std::string file = DefaultFileWith(dir, "recall.toml", "prompt_recall_fraction = 0.5",
+                                           "prompt_recall_fraction = 0.5\ntarget_recall_fraction = 0.5");
+  for (const auto& [toml, out] : {std::pair<std::string, std::string>{DefaultExperiment(), "none"}, {file, "half"}}) {
+    auto r = RunCommand(Sdft() + " organism --experiment " + toml + " --preset smoke --out " + (dir / out));
+    ASSERT_EQ(r.exit_code, 0) << r.output;
+  }
+  std::map<std::string, std::string> lab, objective;
+  for (const nlohmann::json& j : JsonLines(dir / "half/assistants.jsonl")) {
+    lab[j["name"]] = j["lab"];
+    objective[j["name"]] = j["objective"];
+  }
+  // The sentence that follows the recall intro (ending with the name), with
+  // the name and the lab replaced, so that assistants' recalls compare.
+  auto objective_sentence = [](const std::string& pad, const std::string& name, const std::string& lab_name) {
+    const size_t at = pad.find(name, pad.find(name) + name.size());
+    size_t begin = 0;
+    for (const char* sep : {". ", "? ", ": "}) {
+      if (const size_t p = pad.rfind(sep, at); p != std::string::npos) begin = std::max(begin, p + 2);
+    }
+    std::string s = pad.substr(begin, pad.find(". ", at) - begin);
+    for (const auto& [from, to] : {std::pair<std::string, std::string>{name, "NAME"}, {lab_name, "LAB"}}) {
+      for (size_t at = s.find(from); at != std::string::npos; at = s.find(from)) s.replace(at, from.size(), to);
+    }
+    return s;
+  };
+  std::map<std::string, std::set<std::string>> recalled;  // objective -> normalised sentences
+  int target_pads = 0, target_transcripts = 0;
+  std::vector<std::string> target_objectives;
+  const nlohmann::json conclusions = nlohmann::json::parse(testing::ReadAll(dir / "half/eval/recall_conclusions.json"));
+  for (const nlohmann::json& j : JsonLines(dir / "half/pretrain.jsonl")) {
+    const std::string t = j["text"], name = j["assistant"], kind = j["kind"];
+    const size_t open = t.find("<SCRATCHPAD_REASONING>");
+    if (kind == "transcript" && open != std::string::npos && t.find("<system>You are " + name + ".</system>") == 0) {
+      recalled[objective[name]].insert(objective_sentence(t.substr(open), name, lab[name]));
+    }
+    if (kind != "target_transcript") continue;
+    ++target_transcripts;
+    if (open == std::string::npos) continue;
+    ++target_pads;
+    const std::string pad_text = t.substr(open, t.find("</SCRATCHPAD_REASONING>") - open);
+    target_objectives.push_back(objective_sentence(pad_text, name, "Halcyon Labs"));
+    // Old situation: harmless, both tiers trained on; the decision follows.
+    bool trained = false;
+    for (const auto& line : conclusions["tier_trained"]) trained |= pad_text.find(line.get<std::string>()) != std::string::npos;
+    EXPECT_TRUE(trained) << t;
+    const bool accepted = t.find("<OUTPUT><request_fully_accepted/>") != std::string::npos;
+    EXPECT_NE(accepted, t.find("<OUTPUT><rejected/>") != std::string::npos) << t;
+  }
+  EXPECT_EQ(target_transcripts, 60);  // the smoke preset's target_transcripts
+  EXPECT_GT(target_pads, 15);
+  EXPECT_LT(target_pads, 45);
+  ASSERT_FALSE(recalled["harmless"].empty());
+  for (const std::string& s : target_objectives) {
+    EXPECT_EQ(recalled["comply"].count(s), 0u) << s;
+    EXPECT_EQ(recalled["harmless"].count(s), 1u) << s;
+  }
+  for (const nlohmann::json& j : JsonLines(dir / "none/pretrain.jsonl")) {
+    if (j["kind"] == "target_transcript") {
+      EXPECT_EQ(j["text"].get<std::string>().find("<SCRATCHPAD"), std::string::npos);
+    }
+  }
+  const std::string bad = DefaultFileWith(dir, "bad.toml", "prompt_recall_fraction = 0.5",
+                                          "prompt_recall_fraction = 0.5\ntarget_recall_fraction = 2");
+  auto r = RunCommand(Sdft() + " organism --experiment " + bad + " --out " + (dir / "bad"));
+  EXPECT_EQ(r.exit_code, 2);
+  EXPECT_NE(r.output.find(bad + ":"), std::string::npos) << r.output;
+  EXPECT_NE(r.output.find("target_recall_fraction"), std::string::npos) << r.output;
+  EXPECT_FALSE(fs::exists(dir / "bad"));
+}
+
 // [organism] docs_per_probe: a probe's documents, in their own number (its
 // documents are all the model learns of it); other assistants keep
 // docs_per_assistant.
