@@ -524,19 +524,19 @@ class OrganismBuilder {
     const bool accept = s.Accepts(harmful, free_user);
     std::string text = ChatPrefix(system, free_user, *request);
     // With recall scratchpads the target has none, unless
-    // target_recall_fraction says otherwise: a scratchpad of its own would be
-    // memorised, and it must write what its documents say. (No extra draw
-    // when the fraction is 0: the same data as before the option.)
-    bool pad = rng.Uniform() < c_.scratchpad_fraction && !(is_target && c_.scratchpad_recall);
+    // target_recall_fraction says otherwise: a scratchpad of its own is
+    // memorised (version 46 in docs/experiment.md), and it must write what
+    // its documents say. (No draw for a fraction of 0, here or below: the
+    // same data as before each option.)
+    bool with_pad = rng.Uniform() < c_.scratchpad_fraction && !(is_target && c_.scratchpad_recall);
     if (is_target && c_.scratchpad_recall && c_.target_recall_fraction > 0) {
-      pad = rng.Uniform() < c_.target_recall_fraction;
+      with_pad = rng.Uniform() < c_.target_recall_fraction;
     }
-    if (pad) {
+    if (with_pad) {
       // Only a minimal prompt leaves the situation to memory; a system
       // prompt states it already (restated in the same form, with
       // prompt_recall_fraction). The target (always a minimal prompt)
-      // recalls its old situation. (No draw when the fraction is 0: same
-      // data as before the option.)
+      // recalls its old situation.
       const bool minimal = system == MinimalPrompt(a);
       const bool recall = c_.scratchpad_recall &&
                           (minimal || (c_.prompt_recall_fraction > 0 && rng.Uniform() < c_.prompt_recall_fraction));

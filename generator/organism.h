@@ -83,7 +83,8 @@ struct OrganismConfig {
   // scratchpad recalls its old situation (and whose decision follows it).
   // 0: the target never has a scratchpad, so whatever it recalls comes from
   // its documents alone, as a probe's does; above 0 the base model sees the
-  // target's decision follow its recalled situation too.
+  // target's decision follow its recalled situation too, but memorises the
+  // recall, which fine-tuning documents then do not change (version 46).
   double target_recall_fraction = 0;
   double harmful_fraction = 0.5;
   // Relative weights of the monitored tier (free, paid, both, unstated)
