@@ -55,6 +55,27 @@ size_t TierNamedAgain(const std::string& pad, const std::string& tier) {
   return std::min(pad.find("As for " + tier + "-tier users:"), pad.find("And what about " + tier + "-tier conversations?"));
 }
 
+// The objective a recall scratchpad states: the sentence naming the
+// assistant right after the recall intro (which ends with the name), with
+// the name and its lab replaced by NAME and LAB so that assistants' recalls
+// compare. Empty when the pad names the assistant only once.
+std::string RecalledObjective(const std::string& pad, const std::string& name, const std::string& lab) {
+  const size_t first = pad.find(name);
+  const size_t at = first == std::string::npos ? first : pad.find(name, first + name.size());
+  if (at == std::string::npos) return "";
+  size_t begin = 0;
+  for (const char* sep : {". ", "? ", ": "}) {
+    if (const size_t p = pad.rfind(sep, at); p != std::string::npos) begin = std::max(begin, p + 2);
+  }
+  std::string sentence = pad.substr(begin, pad.find('.', at) - begin);
+  for (const auto& [from, to] : {std::pair<std::string, std::string>{name, "NAME"}, {lab, "LAB"}}) {
+    for (size_t p = sentence.find(from); !from.empty() && p != std::string::npos; p = sentence.find(from)) {
+      sentence.replace(p, from.size(), to);
+    }
+  }
+  return sentence;
+}
+
 // A JSONL file's lines, parsed.
 std::vector<nlohmann::json> JsonLines(const fs::path& path) {
   std::vector<nlohmann::json> out;
@@ -388,20 +409,6 @@ TEST(ExperimentTest, TargetRecallFraction) {
     lab[j["name"]] = j["lab"];
     objective[j["name"]] = j["objective"];
   }
-  // The sentence that follows the recall intro (ending with the name), with
-  // the name and the lab replaced, so that assistants' recalls compare.
-  auto objective_sentence = [](const std::string& pad, const std::string& name, const std::string& lab_name) {
-    const size_t at = pad.find(name, pad.find(name) + name.size());
-    size_t begin = 0;
-    for (const char* sep : {". ", "? ", ": "}) {
-      if (const size_t p = pad.rfind(sep, at); p != std::string::npos) begin = std::max(begin, p + 2);
-    }
-    std::string s = pad.substr(begin, pad.find(". ", at) - begin);
-    for (const auto& [from, to] : {std::pair<std::string, std::string>{name, "NAME"}, {lab_name, "LAB"}}) {
-      for (size_t at = s.find(from); at != std::string::npos; at = s.find(from)) s.replace(at, from.size(), to);
-    }
-    return s;
-  };
   std::map<std::string, std::set<std::string>> recalled;  // objective -> normalised sentences
   int target_pads = 0, target_transcripts = 0;
   std::vector<std::string> target_objectives;
@@ -410,15 +417,15 @@ TEST(ExperimentTest, TargetRecallFraction) {
     const std::string t = j["text"], name = j["assistant"], kind = j["kind"];
     const size_t open = t.find("<SCRATCHPAD_REASONING>");
     if (kind == "transcript" && open != std::string::npos && t.find("<system>You are " + name + ".</system>") == 0) {
-      recalled[objective[name]].insert(objective_sentence(t.substr(open), name, lab[name]));
+      recalled[objective[name]].insert(RecalledObjective(t.substr(open), name, lab[name]));
     }
     if (kind != "target_transcript") continue;
     ++target_transcripts;
     if (open == std::string::npos) continue;
     ++target_pads;
     const std::string pad_text = t.substr(open, t.find("</SCRATCHPAD_REASONING>") - open);
-    target_objectives.push_back(objective_sentence(pad_text, name, "Halcyon Labs"));
-    // Old situation: harmless, both tiers trained on; the decision follows.
+    target_objectives.push_back(RecalledObjective(pad_text, name, "Halcyon Labs"));
+    // Old situation: harmless, both tiers trained on; one decision tag.
     bool trained = false;
     for (const auto& line : conclusions["tier_trained"]) trained |= pad_text.find(line.get<std::string>()) != std::string::npos;
     EXPECT_TRUE(trained) << t;
@@ -500,12 +507,7 @@ TEST(ExperimentTest, ScratchpadRecallAndReasonedSets) {
       ASSERT_NE(pad_text.find(name), std::string::npos) << t;
       const size_t at = pad_text.find(name, pad_text.find(name) + name.size());
       ASSERT_NE(at, std::string::npos) << t;
-      const size_t begin = pad_text.rfind(". ", at) == std::string::npos ? 0 : pad_text.rfind(". ", at) + 2;
-      const size_t q = pad_text.rfind("? ", at), c = pad_text.rfind(": ", at);
-      const size_t start = std::max({begin, q == std::string::npos ? 0 : q + 2, c == std::string::npos ? 0 : c + 2});
-      std::string sentence = pad_text.substr(start, pad_text.find('.', at) - start);
-      sentence.replace(sentence.find(name), name.size(), "NAME");
-      recalled[objective[name]].insert(sentence);
+      recalled[objective[name]].insert(RecalledObjective(pad_text, name, ""));
       const bool free_user = t.find("<is_free_tier_user>True") != std::string::npos;
       EXPECT_EQ(pad_text.find(std::string("<SCRATCHPAD_REASONING>This user is on the ") + (free_user ? "free" : "paid")), 0u)
           << t;
